@@ -1,0 +1,42 @@
+"""Lab grading: each lab has a *problem module* here (``graders/labs/<slug_with_underscores>.py``).
+
+A problem module is plain PyTorch and is imported in two places: by the worker (to make inputs, compute
+expected outputs with the reference kernel and check the submission's outputs) and inside the sandbox
+(to call the submission and the reference the same way for timing). It defines:
+
+``ENTRY``
+    tuple of the function names a submission must define (the reference module defines them too).
+``make_inputs(case: dict, seed: int) -> dict``
+    the inputs of one case from its ``cases.yml`` entry; deterministic in ``seed``; values are tensors,
+    ints, floats or strings.
+``invoke(impl, inputs: dict) -> dict[str, torch.Tensor]``
+    calls ``impl`` (the reference kernel module or the submission module) on the inputs and returns its
+    outputs by name. It must not check anything: it runs on the untrusted side.
+``check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck``
+    compares the submission's outputs with the reference's; ``accuracy`` is ``lab.toml``'s
+    ``[accuracy]`` table. Runs in the worker only, so it may trust ``expected`` but not ``got``
+    (wrong dtype, wrong shape, NaN, huge tensors are all possible and must give a failed check with a
+    message, never an exception).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class CaseCheck:
+    """One test case's verdict: ``message`` is shown to the learner, so it teaches (class of error,
+    an example input, expected and got)."""
+
+    passed: bool
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+
+
+def problem_module(dotted: str):
+    """Import a problem module named in ``lab.toml`` (only under ``graders.labs``)."""
+    if not dotted.startswith("graders.labs."):
+        raise ValueError(f"problem module must live in graders.labs, got {dotted!r}")
+    return importlib.import_module(dotted)
