@@ -20,10 +20,23 @@ _F32_2_POW_14 = 0x46800000  # float32 bits of 16384.0, whose ulp is 2^-9
 _REBIAS = (127 - 7) << 3  # float32's exponent bias minus E4M3's, in units of the 3-bit mantissa field
 
 
+_CPU_CHUNK = 1 << 18  # elements per pass on CPU: the temporaries stay in cache, about 3x faster than one pass
+
+
 def encode_e4m3(x: torch.Tensor) -> torch.Tensor:
     """float32 of any shape and device -> uint8 E4M3FN bit patterns (RNE, saturating)."""
     if x.dtype != torch.float32:
         raise TypeError(f"encode_e4m3 expects float32, got {x.dtype}")
+    if x.device.type != "cpu" or x.numel() <= _CPU_CHUNK:
+        return _encode(x)
+    flat = x.reshape(-1)
+    out = torch.empty(flat.shape, dtype=torch.uint8)
+    for start in range(0, flat.numel(), _CPU_CHUNK):
+        out[start : start + _CPU_CHUNK] = _encode(flat[start : start + _CPU_CHUNK])
+    return out.view(x.shape)
+
+
+def _encode(x: torch.Tensor) -> torch.Tensor:
     bits = x.contiguous().view(torch.int32)
     mag = bits & 0x7FFFFFFF
     # Normal range: drop 20 of float32's 23 mantissa bits, round half to even on the integer pattern
