@@ -197,10 +197,14 @@ def _relative(ratio: float) -> str:
     return f"{abs(pct):.1f}% {'above' if pct >= 0 else 'below'}" if abs(pct) < 1000 else f"{ratio:.1f}× above"
 
 
+MAX_REPLAY_WORK = 2e9  # N * K^2 above which the float64 replays would take too long in the worker
+
+
 def _diagnose(inputs, codes, ref_codes, scales, expected) -> str:
     """Name the mistake when the submission's codes match a replayed one; else point at where they diverge."""
     best, best_match = None, 0.0
-    for mode in MISTAKES:
+    N, K = codes.shape
+    for mode in MISTAKES if N * K * K <= MAX_REPLAY_WORK else ():
         m = _match(codes, replay(inputs, mode))
         if m > best_match:
             best, best_match = mode, m
@@ -218,6 +222,7 @@ def _diagnose(inputs, codes, ref_codes, scales, expected) -> str:
     where = f" The first column that differs is {int(cols[0])}." if len(cols) else ""
     hint = "" if scale_ok else " The first group's scales already differ."
     return (
-        f"No known mistake explains it (group size {g}).{where}{hint} Check the order: quantize column q with its "
+        f"{'No known mistake explains it' if N * K * K <= MAX_REPLAY_WORK else 'Too large a case to replay known mistakes'} "
+        f"(group size {g}).{where}{hint} Check the order: quantize column q with its "
         "group's scale, then update every later column with the reduced inverse."
     )
