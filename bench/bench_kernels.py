@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kernels.fp8 import decode_e4m3, encode_e4m3  # noqa: E402
 from kernels.gptq import gptq_quantize  # noqa: E402
 from kernels.kivi import kivi_dequantize, kivi_quantize  # noqa: E402
+from kernels.nvfp4 import encode_e2m1, nvfp4_dequantize, nvfp4_quantize  # noqa: E402
 
 # --- naive versions: the course notes' code, corrected ---------------------------------------------------
 
@@ -119,6 +120,24 @@ def naive_kivi(k, v, bits=2, group_size=32, residual=32):
     return k_hat, v_hat
 
 
+def naive_nvfp4(x):
+    """The notes have no NVFP4 code (§8.4 describes the format only): a plain loop over the 16-element
+    blocks, each block vectorized, with the lab's pinned conventions."""
+    rows, K = x.shape
+    amax = x.abs().max()
+    ts = amax / 2688.0 if amax > 0 else torch.ones((), device=x.device)
+    codes = torch.empty(rows, K, dtype=torch.uint8, device=x.device)
+    scales = torch.empty(rows, K // 16, dtype=torch.uint8, device=x.device)
+    for r in range(rows):
+        for b in range(K // 16):
+            blk = x[r, 16 * b : 16 * b + 16]
+            sb = encode_e4m3((blk.abs().max() / 6.0 / ts).reshape(1))
+            s = decode_e4m3(sb)[0] * ts
+            scales[r, b] = sb[0]
+            codes[r, 16 * b : 16 * b + 16] = encode_e2m1(blk / s) if s > 0 else 0
+    return codes[:, 0::2] | (codes[:, 1::2] << 4), scales, ts
+
+
 # --- timing ----------------------------------------------------------------------------------------------
 
 
@@ -177,7 +196,7 @@ def main() -> None:
     # GPTQ: structured calibration activations as in the lab
     from graders.labs.gptq import activation_model, sample_activations
 
-    N, K, gs = (1024, 2048, 128) if dev.type == "cuda" else (256, 1024, 128)
+    N, K, gs = (1024, 2048, 128) if dev.type == "cuda" else (512, 1024, 128)
     X = sample_activations(activation_model(K, 0), 2 * K, 1)
     W, H = (0.02 * torch.randn(N, K, generator=g)).to(dev), (X.T @ X).to(dev)
     c_ref, _ = gptq_quantize(W, H, 4, gs)
@@ -195,6 +214,13 @@ def main() -> None:
     nk, nv = naive_kivi(k, v, 2, 32, 128)
     assert torch.allclose(k_hat, nk, atol=1e-5) and torch.allclose(v_hat, nv, atol=1e-5)
     row("kivi", f"{B}x{Hh}x{L}x{D}, 2-bit", timed(ref, r, dev), [("naive", timed(lambda: naive_kivi(k, v, 2, 32, 128), r, dev))])
+
+    # NVFP4 (no native cast to compare with: torch has float4_e2m1fn_x2 but no conversion kernel for it)
+    x = (torch.randn(64, 1024, generator=g) * torch.exp2(torch.randint(-6, 6, (64, 64, 1), generator=g).float()).repeat_interleave(16, 1).squeeze(-1)).to(dev)
+    got, want = nvfp4_quantize(x), naive_nvfp4(x)
+    assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True)), "naive NVFP4 disagrees with the reference"
+    row("nvfp4", f"{x.shape[0]}x{x.shape[1]} float32", timed(lambda: nvfp4_dequantize(*nvfp4_quantize(x)), r, dev),
+        [("naive", timed(lambda: naive_nvfp4(x), r, dev))])
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import yaml
 from graders.labs import CaseCheck, problem_module
 
 ROOT = Path(__file__).resolve().parents[2]
-LABS = ("fp8-e4m3", "gptq", "kivi")
+LABS = ("fp8-e4m3", "gptq", "kivi", "nvfp4")
 SEED = 1234
 ALWAYS_FORBIDDEN = {"kernels", "graders", "sandbox"}
 LAB_KEYS = {"slug", "title", "summary", "reference", "problem", "entry", "forbidden_imports", "forbidden_names",
@@ -168,7 +168,7 @@ def hostile_variants(expected: dict):
             ("int64", t.to(torch.int64)),
             ("flattened", t.reshape(-1)),
             ("one more row", torch.cat([t.reshape(-1), t.reshape(-1)[:1]])),
-            ("empty", t[:0]),
+            ("empty", t.reshape(-1)[:0]),
             ("meta device", torch.empty(t.shape, dtype=t.dtype, device="meta")),
             ("all NaN", torch.full(t.shape, float("nan")) if t.is_floating_point() else t),
             ("all inf", torch.full(t.shape, float("inf")) if t.is_floating_point() else t),
