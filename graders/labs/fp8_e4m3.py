@@ -89,8 +89,7 @@ def _x_for(case: dict, g: torch.Generator) -> torch.Tensor:
         return torch.arange(65536, dtype=torch.int32).to(torch.int16).view(torch.float16).to(torch.float32)
     if kind == "random":  # uniform random bit patterns: every exponent, NaN and inf included
         shape = tuple(case["shape"])
-        bits = torch.randint(-(2**31), 2**31, shape, generator=g, dtype=torch.int64)
-        return bits.to(torch.int32).view(torch.float32)
+        return torch.randint(-(2**31), 2**31, shape, generator=g, dtype=torch.int32).view(torch.float32)
     if kind == "random_range":  # log-uniform over the E4M3 range, both signs
         shape = tuple(case["shape"])
         e = torch.rand(shape, generator=g, dtype=torch.float64) * 20.5 - 11.0
