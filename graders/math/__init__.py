@@ -1,0 +1,1 @@
+"""Safe parsing, bounded evaluation and equivalence of learner formulas."""
