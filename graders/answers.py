@@ -344,12 +344,15 @@ def _validate_symbolic(spec: dict, param_sets: list[dict]) -> list[str]:
         if defined < eq.N_MIN:
             problems.append(f"the key is defined at only {defined} sample points: check the symbol domains")
             break
-        for mid, prepared, _, _ in part.misconceptions:
+        for k, (mid, prepared, _, _) in enumerate(part.misconceptions):
             verdict = eq.decide(part.key, prepared, part.rtol).verdict
             if verdict == eq.EQUAL:
                 problems.append(f"misconception {mid!r} is equivalent to the key")
             elif verdict == eq.UNDECIDED:
                 problems.append(f"misconception {mid!r}: cannot decide whether it differs from the key")
+            for earlier, other, _, _ in part.misconceptions[:k]:
+                if eq.decide(other, prepared, part.rtol, child=False).verdict == eq.EQUAL:
+                    problems.append(f"misconception {mid!r} is equivalent to {earlier!r}, so it can never match")
         if problems:
             break
     return problems

@@ -138,8 +138,18 @@ def _show(ch: str) -> str:
 
 
 def tokenize(text: str, env: Env) -> list[tuple[str, str, int]]:
-    """Tokens ``(kind, text, pos)``; kinds: num, name, op, func, frac, sqrt, end."""
-    toks: list[tuple[str, str, int]] = []
+    """Tokens ``(kind, text, pos)``; kinds: num, name, op, func, frac, sqrt, bad (holds a ParseError), end."""
+    toks: list = []
+    try:
+        _scan(text, env, toks)
+    except ParseError as exc:
+        # Reported only if the parser gets that far, so the leftmost problem is the one named.
+        toks.append(("bad", exc, exc.pos))
+    toks.append(("end", "", len(text)))
+    return toks
+
+
+def _scan(text: str, env: Env, toks: list) -> None:
     i, n = 0, len(text)
     forms = env._forms
     while i < n:
@@ -185,8 +195,6 @@ def tokenize(text: str, env: Env) -> list[tuple[str, str, int]]:
             i += 1
             continue
         raise ParseError(f"Unexpected character `{_show(ch)}`", i)
-    toks.append(("end", "", n))
-    return toks
 
 
 def _command(text: str, i: int, toks: list) -> int:
@@ -228,6 +236,8 @@ def candidate_names(text: str) -> list[str]:
     """Names an author's formula uses (for the CLI's default ``--symbols``), functions and constants left out."""
     names = []
     for kind, tok, _ in tokenize(text, Env()):
+        if kind == "bad":
+            raise tok
         if kind == "name" and tok not in FUNCTIONS and tok not in _FUNC_ALIASES and tok not in ("pi", "e"):
             if tok not in names:
                 names.append(tok)
@@ -292,6 +302,8 @@ class _Parser:
 
     def fail_here(self, what: str = "") -> ParseError:
         kind, text, pos = self.peek()
+        if kind == "bad":
+            return text
         if kind == "end":
             return ParseError(what or "The formula ends too early: something is missing", pos)
         shown = {"frac": "\\frac", "sqrt": "\\sqrt"}.get(kind, text)
@@ -474,6 +486,8 @@ class _Parser:
             parts = []
             while not self.at("op", "}"):
                 k, t, p = self.advance()
+                if k == "bad":
+                    raise t
                 if k == "end":
                     raise ParseError(f"Missing `}}` to close the subscript opened at position {pos + 1},", p)
                 if not (k == "name" or (k == "num" and t.isdigit()) or (k == "op" and t == "_")):
