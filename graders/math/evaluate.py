@@ -17,7 +17,8 @@ from .nodes import Node
 MAX_BITS = 100_000            # |value| < 2^100000 while sampling
 CONST_MAX_BITS = 997          # constant sub-expressions typed by the learner: |value| <= ~1e300
 MAX_CONST_EXPONENT = 1000
-MAX_FACTORIAL_ARG = 170       # for constants; while sampling, factorial arguments up to 10000
+MAX_FACTORIAL_ARG = 170       # for constants typed by the learner
+MAX_SAMPLED_FACTORIAL = 1000  # while sampling (1000! ~ 4e2567: fine for mpmath, and fast)
 
 
 class Undefined(Exception):
@@ -59,7 +60,8 @@ class Arith:
         }
 
     def num(self, text: str):
-        return self.ctx.mpf(text)
+        # mpmath reads ".5" but not ".0"; the parser only lets plain decimal literals through.
+        return self.ctx.mpf("0" + text if text.startswith(".") else text)
 
     def chk(self, v):
         if self.ctx.mag(v) > self.max_bits:
@@ -98,10 +100,13 @@ class Arith:
             if self.real(b) > 0:
                 return self.zero
             raise Undefined("0 to a power that is not positive")
-        size = abs(b)
-        est = float(size) * (abs(self.log2abs(a)) + (5 if isinstance(b, self.ctx.mpc) else 0))
-        if est > self.max_bits:
-            raise Overflow("power too large")
+        if isinstance(b, self.ctx.mpc):
+            if float(abs(b)) * (abs(self.log2abs(a)) + 5) > self.max_bits:
+                raise Overflow("power too large")
+        else:  # log2 |a^b| = b log2|a|: tiny results are fine (mpmath exponents are unbounded), huge ones are not
+            est = float(b) * self.log2abs(a)
+            if est > self.max_bits or est < -8 * self.max_bits:
+                raise Overflow("power too large")
         return self.chk(self.ctx.power(a, b))
 
     def exp(self, x):
@@ -116,7 +121,7 @@ class Arith:
 
     def fact(self, x):
         x = self.real(x)
-        if x > 10_000:
+        if x > MAX_SAMPLED_FACTORIAL:
             raise Overflow("factorial too large")
         if x < 0 and x == self.ctx.floor(x):
             raise Undefined("factorial of a negative integer")

@@ -319,7 +319,9 @@ class _Parser:
         """Take the first character of the current num/name token (TeX reads ``x^23`` as ``x^2 3``)."""
         kind, text, pos = self.toks[self.i]
         if len(text) > 1:
-            self.toks[self.i] = (kind, text[1:], pos + 1)
+            rest: list = []
+            _scan(text[1:], self.env, rest)  # "1e-3" after "^" is 1, then e - 3, as TeX reads it
+            self.toks[self.i:self.i + 1] = [(k, t, p + pos + 1) for k, t, p in rest]
             return (kind, text[0], pos)
         return self.advance()
 
@@ -530,7 +532,6 @@ class _Parser:
 
     def call(self, fname: str, pos: int) -> Node:
         lo, hi = FUNCTIONS[fname]
-        self.enter(pos)
         if self.peek()[0] == "op" and self.peek()[1] in _OPEN_CLOSE:
             _, opener, open_pos = self.advance()
             saved, self.abs_open = self.abs_open, 0
@@ -541,11 +542,12 @@ class _Parser:
             self.abs_open = saved
             self.expect_op(_OPEN_CLOSE[opener], open_pos)
         elif fname in UNARY_FUNCTIONS and self.starts_operand():
+            self.enter(pos)
             args = [self.power()]
+            self.leave()
         else:
             example = f"{fname}(a, b)" if lo > 1 else f"{fname}(x)"
             raise ParseError(f"`{fname}` needs its arguments in parentheses, like {example},", pos)
-        self.leave()
         if len(args) < lo or (hi is not None and len(args) > hi):
             want = str(lo) if lo == hi else f"at least {lo}"
             raise ParseError(f"`{fname}` takes {want} argument{'s' if lo != 1 else ''}, not {len(args)},", pos)
