@@ -11,6 +11,8 @@ _ID = re.compile(r"[^\s,;]+")
 
 def _ids(text: str, options: list[dict]) -> tuple[list[str], str | None]:
     """The chosen ids in order, or a validation message naming the position of an unknown id."""
+    if len(text) > 1000:
+        return [], "Your answer is too long: type the option letters, like a,c."
     known = {str(o["id"]).lower(): str(o["id"]) for o in options}
     chosen: list[str] = []
     for m in _ID.finditer(text):

@@ -12,7 +12,7 @@ import re
 from .math.equivalence import AR50
 from .math.evaluate import Undefined, compile_tree, evaluate
 from .math.nodes import to_latex
-from .math.parser import Env, ParseError, parse
+from .math.parser import MAX_LEN, Env, ParseError, parse
 from .result import AnswerResult, invalid
 
 # unit -> (dimension, size of one unit in the dimension's base: bytes, seconds, fraction, dB)
@@ -59,6 +59,8 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
 
 def parse_quantity(text: str, env: Env = _NO_NAMES):
     """(tree, value: float, unit | None, unit position) or raise ParseError."""
+    if len(text) > MAX_LEN:  # before any regex: the unit patterns are anchored at the end, and scan
+        raise ParseError(f"Your answer is too long ({len(text)} characters; the limit is {MAX_LEN})", MAX_LEN)
     body = text
     per = _PER.search(body)
     if per:

@@ -43,6 +43,7 @@ class Arith:
         self.ln2 = ctx.ln(2)
         self.ln10 = ctx.ln(10)
         self.imag_tol = ctx.mpf(10) ** (-(dps * 6 // 10))
+        self.binary = {"add": self.add, "sub": self.sub, "mul": self.mul, "div": self.div, "pow": self.pow}
         self.funcs = {
             "sqrt": ctx.sqrt,
             "exp": self.exp,
@@ -139,7 +140,7 @@ class Arith:
             return self.fact(vals[0])
         if op == "call":
             return self.chk(self.funcs[node.value](*vals))
-        return getattr(self, op)(*vals)
+        return self.binary[op](*vals)
 
 
 def compile_tree(node: Node, ar: Arith):
@@ -160,7 +161,7 @@ def compile_tree(node: Node, ar: Arith):
         return lambda env: -f0(env)
     if op in ("add", "sub", "mul", "div", "pow"):
         f0, f1 = fs
-        g = getattr(ar, op)
+        g = ar.binary[op]
         return lambda env: g(f0(env), f1(env))
     if op == "fact":
         f0 = fs[0]

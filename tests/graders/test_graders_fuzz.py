@@ -20,6 +20,7 @@ GPTQ = next(e for e in TABLE if e["id"] == "gptq-obs-update")
 SPEC = {**GPTQ["spec"], "symbols": {**GPTQ["spec"]["symbols"], "x": {"domain": "real"}, "s": {"domain": "positive"},
                                     "z": {"domain": "integer"}, "alpha": {"domain": "real"}, "n_layers": {"domain": "positive_integer"}}}
 NUMERIC = {"kind": "numeric", "answer": 14, "unit": "GB"}
+CHOICE = {"kind": "multiple_choice", "options": [{"id": "a", "correct": True}, {"id": "b"}]}
 
 TOKENS = (
     ["w_j", "w_q", "qw_q", "Hinv_qq", "Hinv_jq", "x", "s", "z", "alpha", "n_layers", "Hinv", "y", "foo", "e", "pi",
@@ -59,6 +60,10 @@ CANARIES = [
     "\\frac{" * 5000 + "x" + "}{2}" * 5000,
     "-" * 50_000 + "x",
     "x" * 50_000,
+    "x" * 50_000 + "!",
+    "1" + " " * 50_000 + "GB",
+    "1" + " " * 50_000 + "!",
+    "a" + "," * 50_000,
     "Symbol('x')",
     "S('x')",
     "sympify('x')",
@@ -179,12 +184,13 @@ def _check_preview(text: str, result: AnswerResult) -> None:
     _check_result(text, result)
 
 
-def _check_result(text: str, result: AnswerResult) -> None:
+def _check_result(text: str, result: AnswerResult, positional: bool = True) -> None:
     assert isinstance(result, AnswerResult)
     assert result.feedback != CRASH_FEEDBACK, text[:200]
     if result.error is not None:
         assert result.parsed is None and result.score == 0 and not result.correct
-        assert "at position" in result.error or "empty" in result.error, result.error
+        if positional:
+            assert "at position" in result.error or "empty" in result.error, result.error
 
 
 @pytest.mark.slow
@@ -238,6 +244,9 @@ def test_canaries_are_refused_or_harmless(tmp_path):
             watch.current = text
             start = time.perf_counter()
             result = check_answer(text, SPEC)
+            for other in (NUMERIC, CHOICE):
+                _check_result(text, check_answer(text, other), positional=other is NUMERIC)
+                _check_result(text, preview_answer(text, other), positional=other is NUMERIC)
             assert time.perf_counter() - start < 1.0, text[:80]
             _check_result(text, result)
             if any(k in raw for k in ("import", "open", "class", "lambda", "exec", "eval", "compile", "globals", "getattr")):
