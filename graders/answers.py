@@ -15,13 +15,41 @@ import logging
 import math
 import random
 import re
+from dataclasses import dataclass
 
-from . import choice, numeric
 from .math import equivalence as eq
 from .math.evaluate import Undefined, compile_tree, evaluate
 from .math.nodes import FUNCTIONS, to_latex
 from .math.parser import Env, ParseError, parse
-from .result import AnswerResult, invalid
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    correct: bool
+    score: float  # fraction of the part's points in [0, 1]
+    feedback: str  # shown to the learner
+    parsed: str | None  # the answer as the grader read it, as LaTeX; None when it did not parse
+    error: str | None  # validation message pointing at the position: not graded, costs nothing
+    undecided: bool = False  # the check could not decide (timeout): not a wrong verdict
+    misconception: str | None = None  # id of the misconception rule matched, if any
+
+    def as_json(self) -> dict:
+        """Exactly the five fields of the JSON contract (the CLI's --json, the pages' API)."""
+        return {
+            "correct": self.correct,
+            "score": self.score,
+            "feedback": self.feedback,
+            "parsed": self.parsed,
+            "error": self.error,
+        }
+
+
+def invalid(message: str) -> AnswerResult:
+    """Input we could not read: a validation message, never a wrong answer."""
+    return AnswerResult(correct=False, score=0.0, feedback="", parsed=None, error=message)
+
+
+from . import choice, numeric  # noqa: E402  (they build AnswerResult, defined above)
 
 __all__ = ["AnswerResult", "check_answer", "preview_answer", "validate_spec", "sample_params", "KINDS"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .result import AnswerResult, invalid
+from .answers import AnswerResult, invalid
 
 _ID = re.compile(r"[^\s,;]+")
 

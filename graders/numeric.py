@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 
+from .answers import AnswerResult, invalid
 from .math.equivalence import AR50
 from .math.evaluate import Undefined, compile_tree, evaluate
 from .math.nodes import to_latex
 from .math.parser import MAX_LEN, Env, ParseError, parse
-from .result import AnswerResult, invalid
 
 # unit -> (dimension, size of one unit in the dimension's base: bytes, seconds, fraction, dB)
 UNITS: dict[str, tuple[str, float]] = {
