@@ -10,6 +10,7 @@ points are usable the verdict is *undecided*, and ``decide`` asks sympy's ``simp
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -265,6 +266,8 @@ def _nice(v) -> str:
     if isinstance(v, AR50.ctx.mpc):
         return "a complex number"
     f = float(v)
+    if not math.isfinite(f) or abs(f) > 1e15:
+        return AR50.ctx.nstr(v, 6)
     frac = Fraction(f).limit_denominator(64)
     if abs(float(frac) - f) <= 1e-9 * max(1.0, abs(f)) and frac.denominator > 1:
         return f"{frac.numerator}/{frac.denominator}"
@@ -301,7 +304,9 @@ def generic_slip(cmp: Comparison) -> tuple[str, str] | None:
             return "reciprocal", ("Your answer is the reciprocal of the expected one: "
                                   "check what goes in the numerator and what in the denominator.")
     offset = _constant([a - k for k, a in zip(keys, answers, strict=True)])
-    if offset is not None and not isinstance(offset, AR50.ctx.mpc) and abs(offset) > 1e-9:
+    scale = max(abs(k) for k in keys)
+    # only an offset on the scale of the key: next to a huge one, 50 digits cannot see the key vary
+    if offset is not None and not isinstance(offset, AR50.ctx.mpc) and 1e-9 < abs(offset) <= 1e6 * scale:
         return "constant-offset", f"Your answer differs from the expected one by a constant ({_nice(offset)})."
     return None
 
