@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("cohorts.urls")),
+    path("questions/", include("quizzes.urls")),
+    path("labs/", include("labs.urls")),
+]

@@ -1,0 +1,67 @@
+from django.conf import settings
+from django.db import models
+
+
+class Lab(models.Model):
+    """A coding lab, loaded from ``fixtures/labs/<slug>/`` (see docs/labs.md)."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=400, blank=True)
+    statement = models.TextField(help_text="Markdown with LaTeX")
+    starter = models.TextField()
+    config = models.JSONField(default=dict, help_text="lab.toml")
+    cases = models.JSONField(default=dict, help_text="cases.yml")
+    content_hash = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Submission(models.Model):
+    """The source of truth for one graded run: the queue only carries its id (delivery is at least
+    once, so grading claims the row with a conditional update before doing anything)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PREPARING = "preparing"
+        RUNNING = "running"
+        SCORING = "scoring"
+        DONE = "done"
+
+    class Verdict(models.TextChoices):
+        ACCEPTED = "accepted"
+        WRONG_ANSWER = "wrong_answer"
+        TIME_LIMIT = "time_limit"
+        MEMORY_LIMIT = "memory_limit"
+        RUNTIME_ERROR = "runtime_error"
+        SYNTAX_ERROR = "syntax_error"
+        FORBIDDEN = "forbidden"
+        INTERNAL_ERROR = "internal_error"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="submissions")
+    code = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.CharField(max_length=200, blank=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="grading attempts (internal errors retry)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "lab", "-created_at"])]
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == self.Status.DONE
