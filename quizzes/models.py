@@ -11,6 +11,8 @@ class Question(models.Model):
         L3 = "L3", "L3 · systems and research"
 
     slug = models.SlugField(max_length=120, unique=True)
+    group = models.CharField(max_length=60, blank=True, db_index=True,
+                             help_text="the folder under fixtures/questions/ (interview, qa, tables, ...)")
     title = models.CharField(max_length=300)
     tier = models.CharField(max_length=2, choices=Tier.choices, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -19,6 +21,8 @@ class Question(models.Model):
     answer_points = models.JSONField(default=list, blank=True)
     pitfalls = models.JSONField(default=list, blank=True)
     explanation = models.TextField(blank=True)
+    corrections = models.JSONField(default=list, blank=True,
+                                   help_text="what the seed material gets wrong here, and the fix")
     content_hash = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -39,6 +43,8 @@ class Part(models.Model):
     prompt = models.TextField(blank=True, help_text="Markdown with LaTeX")
     spec = models.JSONField(default=dict)
     points = models.FloatField(default=1.0)
+    tags = models.JSONField(default=list, blank=True, help_text="e.g. formula:kv-cache")
+    explanation = models.TextField(blank=True, help_text="Markdown with LaTeX: the worked answer of this part")
 
     class Meta:
         ordering = ["question", "order"]
