@@ -1,0 +1,54 @@
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from cohorts.roles import is_instructor
+from cohorts.selectors import cohort_student_rows, cohorts_taught_by
+from cohorts.services import InviteCodeInvalid, cohort_join, student_register
+
+
+class RegisterForm(UserCreationForm):
+    invite_code = forms.CharField(max_length=16, required=False, help_text="From your instructor (optional).")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "cohorts/home.html", {"cohorts": [e.cohort for e in request.user.enrolments.all()]})
+
+
+def register(request: HttpRequest) -> HttpResponse:
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = student_register(username=form.cleaned_data["username"], password=form.cleaned_data["password1"],
+                                    invite_code=form.cleaned_data["invite_code"])
+        except InviteCodeInvalid as exc:
+            form.add_error("invite_code", str(exc))
+        else:
+            login(request, user)
+            return redirect("home")
+    return render(request, "registration/register.html", {"form": form})
+
+
+@login_required
+def join(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            cohort = cohort_join(user=request.user, invite_code=request.POST.get("invite_code", ""))
+            messages.success(request, f"You joined {cohort.name}.")
+        except InviteCodeInvalid as exc:
+            messages.error(request, str(exc))
+    return redirect("home")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    if not is_instructor(request.user):
+        raise PermissionDenied("Only instructors see cohort dashboards.")
+    cohorts = [{"cohort": c, "rows": cohort_student_rows(cohort=c)} for c in cohorts_taught_by(request.user)]
+    return render(request, "cohorts/dashboard.html", {"cohorts": cohorts})

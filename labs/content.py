@@ -1,0 +1,110 @@
+"""Lab folders under ``fixtures/labs/<slug>/`` (see docs/labs.md) read, checked and mirrored into ``Lab``
+rows. The folder is the source of truth; the row is what the pages list and what submissions point at."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+
+from labs.models import Lab
+
+REQUIRED = {"slug", "title", "reference", "problem", "entry", "points", "speed_points", "speed_cap", "limits"}
+OPTIONAL = {"summary", "forbidden_imports", "forbidden_names", "accuracy", "bench"}
+
+
+@dataclass(frozen=True)
+class LabFolder:
+    slug: str
+    folder: Path
+    meta: dict
+    cases: dict
+    statement: str
+    starter: str
+
+    @property
+    def content_hash(self) -> str:
+        blob = json.dumps([self.meta, self.cases, self.statement, self.starter], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def labs_root() -> Path:
+    return Path(settings.BASE_DIR) / "fixtures" / "labs"
+
+
+def lab_folder_read(folder: Path) -> tuple[LabFolder | None, list[str]]:
+    """One folder, with every problem found (file: message) instead of the first exception."""
+    problems: list[str] = []
+    toml_path, cases_path = folder / "lab.toml", folder / "cases.yml"
+    try:
+        meta = tomllib.loads(toml_path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return None, [f"{toml_path}: {exc}"]
+    try:
+        cases = yaml.safe_load(cases_path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        return None, [f"{cases_path}: {exc}"]
+    missing, unknown = REQUIRED - meta.keys(), meta.keys() - REQUIRED - OPTIONAL
+    if missing:
+        problems.append(f"{toml_path}: missing keys {sorted(missing)}")
+    if unknown:
+        problems.append(f"{toml_path}: unknown keys {sorted(unknown)}")
+    if meta.get("slug") != folder.name:
+        problems.append(f"{toml_path}: slug {meta.get('slug')!r} must equal the folder name {folder.name!r}")
+    if not meta.get("problem", "").startswith("graders.labs."):
+        problems.append(f"{toml_path}: problem must be a module under graders.labs")
+    tests = cases.get("tests") if isinstance(cases, dict) else None
+    if not tests or not all(isinstance(c, dict) and c.get("name") for c in tests):
+        problems.append(f"{cases_path}: 'tests' must be a non-empty list of cases with a name")
+    elif len({c["name"] for c in tests}) != len(tests):
+        problems.append(f"{cases_path}: test case names must be unique")
+    for name in ("statement.md", "starter.py"):
+        if not (folder / name).is_file():
+            problems.append(f"{folder / name}: missing")
+    if problems:
+        return None, problems
+    return LabFolder(slug=folder.name, folder=folder, meta=meta, cases=cases,
+                     statement=(folder / "statement.md").read_text(),
+                     starter=(folder / "starter.py").read_text()), []
+
+
+def lab_folder_get(slug: str, root: Path | None = None) -> LabFolder:
+    folder = (root or labs_root()) / slug
+    if not folder.is_dir() or "/" in slug or slug.startswith("."):
+        raise LookupError(f"No lab named {slug!r}.")
+    lab, problems = lab_folder_read(folder)
+    if lab is None:
+        raise ValueError("; ".join(problems))
+    return lab
+
+
+@transaction.atomic
+def labs_sync(*, root: Path, dry_run: bool = False) -> tuple[list[str], list[str]]:
+    """Mirror every lab folder into a Lab row; idempotent (unchanged folders are no-ops)."""
+    changes: list[str] = []
+    problems: list[str] = []
+    folders = []
+    for folder in sorted(p for p in root.iterdir() if (p / "lab.toml").exists()) if root.is_dir() else []:
+        lab, found = lab_folder_read(folder)
+        problems += found
+        if lab:
+            folders.append(lab)
+    if problems or dry_run:
+        return changes, problems
+    for lab in folders:
+        fields = {"title": lab.meta["title"], "summary": lab.meta.get("summary", ""), "statement": lab.statement,
+                  "starter": lab.starter, "config": lab.meta, "cases": lab.cases, "content_hash": lab.content_hash}
+        row = Lab.objects.filter(slug=lab.slug).first()
+        if row is None:
+            Lab.objects.create(slug=lab.slug, **fields)
+            changes.append(f"lab {lab.slug}: created")
+        elif row.content_hash != lab.content_hash:
+            Lab.objects.filter(pk=row.pk).update(**fields)
+            changes.append(f"lab {lab.slug}: updated")
+    return changes, problems

@@ -1,0 +1,36 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from quizzes.models import Part, Question, Response
+from quizzes.services import part_params, response_save
+
+
+@login_required
+def question_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "quizzes/question_list.html", {"questions": Question.objects.all()})
+
+
+@login_required
+def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    question = get_object_or_404(Question, slug=slug)
+    parts = []
+    for part in question.parts.all():
+        last = Response.objects.filter(user=request.user, part=part).first()
+        parts.append({"part": part, "params": part_params(part=part, user=request.user), "last": last})
+    return render(request, "quizzes/question_detail.html", {"question": question, "parts": parts})
+
+
+@login_required
+@require_POST
+def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    part = get_object_or_404(Part, question__slug=slug, key=key)
+    result, _ = response_save(user=request.user, part=part, answer=request.POST.get("answer", ""))
+    if request.htmx:
+        return render(request, "quizzes/_verdict.html", {"result": result, "part": part})
+    # Without JavaScript the form posts normally: show the verdict on the question page.
+    messages.info(request, f"Part {part.key}: " + (result.error or result.feedback or
+                                                   ("Correct." if result.correct else "Not correct.")))
+    return redirect("quizzes:detail", slug=slug)

@@ -1,0 +1,107 @@
+"""The ``local`` backend: a subprocess with rlimits, in a new network namespace where the kernel allows.
+It is NOT isolation (same filesystem, same user): for a laptop demo or a machine without Docker only,
+and every page and log says so."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from sandbox.job import Job, RunResult
+
+log = logging.getLogger("sandbox")
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+def _unshare_network() -> None:
+    """Runs in the child before exec: a fresh network namespace has only a down loopback."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+    if libc.unshare(flags) != 0:
+        os.write(2, b"@@sandbox network namespace unavailable: the local sandbox has network access\n")
+
+
+def _limits(job: Job):
+    limits = job.limits
+
+    def apply() -> None:
+        os.setsid()
+        # Address space, not RSS: torch maps far more than it touches, so allow generous headroom.
+        address_space = (limits.memory_mb + 6144) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.scratch_mb * 1024 * 1024,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        cpu = int(limits.wall_s * max(limits.cpus, 1)) + 5
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        _unshare_network()
+
+    return apply
+
+
+class _Drain(threading.Thread):
+    def __init__(self, stream, cap: int, on_line=None):
+        super().__init__(daemon=True)
+        self.stream, self.cap, self.on_line = stream, cap, on_line
+        self.data = bytearray()
+        self.truncated = False
+
+    def run(self) -> None:
+        while chunk := (self.stream.readline() if self.on_line else self.stream.read(65536)):
+            if self.on_line and chunk.startswith(b"@@progress "):
+                self.on_line(chunk.decode("utf-8", "replace").rstrip("\n"))
+                continue
+            room = self.cap - len(self.data)
+            if len(chunk) > room:
+                self.truncated = True
+            self.data += chunk[:max(room, 0)]
+
+
+class LocalBackend:
+    name = "local"
+
+    def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
+        root = Path(tempfile.mkdtemp(prefix=f"quantprep-{job.name}-"))
+        try:
+            job_dir, scratch = root / "job", root / "scratch"
+            for relative, data in job.files.items():
+                path = job_dir / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            scratch.mkdir()
+            argv = [part.format(python=sys.executable, job=str(job_dir)) for part in job.argv]
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "OMP_NUM_THREADS": str(max(int(job.limits.cpus), 1))}
+            started = time.monotonic()
+            proc = subprocess.Popen(argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, preexec_fn=_limits(job))  # noqa: PLW1509
+            out = _Drain(proc.stdout, job.limits.stdout_bytes)
+            err = _Drain(proc.stderr, job.limits.stderr_bytes, on_line=on_stderr_line)
+            out.start()
+            err.start()
+            timed_out = False
+            try:
+                proc.wait(timeout=job.limits.wall_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left behind in its session
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            out.join(timeout=5)
+            err.join(timeout=5)
+            return RunResult(exit_code=proc.returncode, stdout=bytes(out.data), stderr=bytes(err.data),
+                             stdout_truncated=out.truncated, timed_out=timed_out, oom_killed=False,
+                             wall_s=time.monotonic() - started, backend=self.name)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
