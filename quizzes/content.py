@@ -587,13 +587,16 @@ def content_stats(content: Content) -> dict:
     """The counts that ``manage.py content_stats`` prints, computed from the files."""
     by_source: dict[str, int] = {}
     by_tier: dict[str, int] = {}
+    by_tier_all: dict[str, int] = {}
     by_kind: dict[str, int] = {}
     topics: set[str] = set()
     n_parts = 0
     for q in content.questions:
         by_source[q.group] = by_source.get(q.group, 0) + 1
         if q.tier:
-            by_tier[q.tier] = by_tier.get(q.tier, 0) + 1
+            by_tier_all[q.tier] = by_tier_all.get(q.tier, 0) + 1
+            if q.group == "interview":
+                by_tier[q.tier] = by_tier.get(q.tier, 0) + 1
         for p in q.parts:
             n_parts += 1
             by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
@@ -601,7 +604,8 @@ def content_stats(content: Content) -> dict:
                 topics.update(q.part_topics(p))
     return {
         "questions": {"total": len(content.questions), "by_source": dict(sorted(by_source.items())),
-                      "by_tier": dict(sorted(by_tier.items()))},
+                      "by_tier": dict(sorted(by_tier.items())),  # the interview questions
+                      "by_tier_all": dict(sorted(by_tier_all.items()))},
         "parts": {"total": n_parts, "by_kind": dict(sorted(by_kind.items()))},
         "symbolic_topics": sorted(topics),
         "cards": len(content.cards),

@@ -1,0 +1,48 @@
+"""``manage.py content_stats [--path fixtures] [--json]``: counts of the content, computed from the files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from quizzes.content import content_stats, read_content
+
+
+class Command(BaseCommand):
+    help = "Count questions (by group and tier), parts (by kind), formula topics, drill cards and labs."
+
+    def add_arguments(self, parser):
+        default = Path(getattr(settings, "BASE_DIR", Path.cwd())) / "fixtures"
+        parser.add_argument("--path", default=str(default), help="the content root (default: fixtures/)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args, **opts):
+        root = Path(opts["path"])
+        if not root.is_dir():
+            raise CommandError(f"{root} is not a folder")
+        content = read_content(root)
+        stats = content_stats(content)
+        if opts["json"]:
+            self.stdout.write(json.dumps(stats, sort_keys=False))
+            return
+        w = self.stdout.write
+        q, p = stats["questions"], stats["parts"]
+        w(f"questions        {q['total']:>5}")
+        for name, n in q["by_source"].items():
+            w(f"  {name:<15}{n:>5}")
+        w("interview questions by tier")
+        for name, n in q["by_tier"].items():
+            w(f"  {name:<15}{n:>5}")
+        w(f"parts            {p['total']:>5}")
+        for name, n in p["by_kind"].items():
+            w(f"  {name:<15}{n:>5}")
+        w(f"formula topics   {len(stats['symbolic_topics']):>5}  {', '.join(stats['symbolic_topics'])}")
+        w(f"drill cards      {stats['cards']:>5}  ({stats['cards_with_answers']} with a graded answer)")
+        w(f"decks            {stats['decks']:>5}")
+        w(f"labs             {stats['labs']:>5}")
+        if content.problems:
+            w(f"problems         {len(content.problems):>5}  (files with problems are not counted; "
+              f"run load_content --check)")
