@@ -8,7 +8,19 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from quizzes.content import content_stats, read_content
+from quizzes.content import Content, content_stats, read_content
+
+
+def errata_index(content: Content) -> str:
+    """Every correction in the content files, one Markdown item each, grouped by file."""
+    lines = []
+    for q in content.questions:
+        for c in q.corrections:
+            lines.append(f"- `{q.slug}` ({q.path}): {c}")
+    for card in content.cards:
+        for c in card.corrections:
+            lines.append(f"- card `{card.id}` ({card.path}): {c}")
+    return "\n".join(lines)
 
 
 class Command(BaseCommand):
@@ -18,6 +30,8 @@ class Command(BaseCommand):
         default = Path(getattr(settings, "BASE_DIR", Path.cwd())) / "fixtures"
         parser.add_argument("--path", default=str(default), help="the content root (default: fixtures/)")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--errata", action="store_true",
+                            help="print every `corrections:` entry of the content as a Markdown list (for docs/errata.md)")
 
     def handle(self, *args, **opts):
         root = Path(opts["path"])
@@ -25,6 +39,9 @@ class Command(BaseCommand):
             raise CommandError(f"{root} is not a folder")
         content = read_content(root)
         stats = content_stats(content)
+        if opts["errata"]:
+            self.stdout.write(errata_index(content))
+            return
         if opts["json"]:
             self.stdout.write(json.dumps(stats, sort_keys=False))
             return
