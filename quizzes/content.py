@@ -371,6 +371,17 @@ def _problem_line(spec: Map, message: str, default: int) -> int:
         for i, rule in enumerate(mis):
             if isinstance(rule, dict) and str(rule.get("id")) == m.group(1):
                 return mis.at(i)
+    if "does not parse" in message:
+        formulas = [(spec.at(k), str(spec[k])) for k in ("expected", "formula", "answer") if k in spec]
+        if isinstance(mis, Seq):
+            formulas += [(mis.at(i), str(r.get("expr") or r.get("formula") or "")) for i, r in enumerate(mis)
+                         if isinstance(r, dict)]
+        name = re.search(r"name `([^`]+)`", message)
+        for line, text in formulas:
+            if name and re.search(rf"(?<![A-Za-z0-9_]){re.escape(name.group(1))}(?![A-Za-z0-9_])", text):
+                return line
+        if formulas:
+            return formulas[0][0]
     hints = [("option", "options"), ("order", "order"), ("param", "params"), ("symbol", "symbols"),
              ("where", "where"), ("points", "points"), ("form", "form"), ("test", "test"), ("unit", "unit"),
              ("rtol", "rtol"), ("atol", "atol"), ("answer", "answer"), ("formula", "formula"),
