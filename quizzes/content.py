@@ -8,6 +8,7 @@ loader that remembers line numbers, checks the schema of ``docs/content.md`` and
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
@@ -26,8 +27,7 @@ TOPIC_PREFIX = "formula:"
 
 # ----------------------------------------------------------------------------- the schema
 
-QUESTION_KEYS = {
-    # name: (required, type description, checker)
+QUESTION_KEYS = {  # key: required?
     "slug": True, "title": True, "tier": False, "tags": False, "source": False, "body": True,
     "answer_points": False, "pitfalls": False, "explanation": False, "corrections": False, "parts": True,
 }
@@ -127,6 +127,8 @@ def plain(value):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    if isinstance(value, datetime.date):  # YAML reads 2024-05-01 as a date; JSON fields need text
+        return value.isoformat()
     return value
 
 
@@ -258,10 +260,13 @@ class _Checker:
     def text(self, data: Map, key: str, where: str, required: bool = False) -> str:
         value = data.get(key)
         if value is None:
-            if required:
-                self.error(data.line, f"{where}: missing required key {key!r}") if key not in data else \
-                    self.error(data.at(key), f"{where}: {key} must not be empty")
+            if required and key not in data:
+                self.error(data.line, f"{where}: missing required key {key!r}")
+            elif required:
+                self.error(data.at(key), f"{where}: {key} must not be empty")
             return ""
+        if isinstance(value, datetime.date):
+            return value.isoformat()
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self.error(data.at(key), f"{where}: {key} must be text, not {type(value).__name__}")
             return ""

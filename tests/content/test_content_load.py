@@ -295,3 +295,22 @@ def test_every_correction_is_in_the_errata():
     for q in content.questions:
         if q.group in ("interview", "derivations") and q.corrections:
             assert f"`{q.slug}`" in errata, f"{q.slug}: corrections not listed in docs/errata.md"
+
+
+@pytest.mark.django_db
+def test_labs_sync_is_skipped_with_a_message_when_labs_content_is_missing(tree, monkeypatch):
+    from quizzes.management.commands import load_content
+
+    monkeypatch.setattr(load_content, "_labs_sync", lambda: (None, "labs: skipped (test)"))
+    out = run("load_content", "--path", str(tree))
+    assert "labs: skipped (test)" in out and "questions: created" in out
+
+
+def test_dates_in_yaml_become_text(tmp_path):
+    (tmp_path / "questions" / "misc").mkdir(parents=True)
+    (tmp_path / "questions" / "misc" / "x.yaml").write_text(
+        "slug: x\ntitle: T\nbody: B\nsource: {seed: s, section: 2024-05-01}\n"
+        "parts: [{key: a, kind: numeric, answer: 1}]\n")
+    content = read_content(tmp_path)
+    assert content.problems == []
+    json.dumps(content.questions[0].as_dict())
