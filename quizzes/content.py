@@ -456,7 +456,7 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         seen.setdefault(key, raw.at("key"))
         spec = Map({k: v for k, v in raw.items() if k not in PART_OWN_KEYS})
         spec.line, spec.key_lines = raw.line, raw.key_lines
-        check.text(raw, "prompt", where)
+        check.text(raw, "prompt", where, required=True)
         check_spec(check, spec, raw.line, where)
         q.parts.append(PartData(key=key, order=i, kind=str(raw.get("kind", "")), prompt=str(raw.get("prompt") or ""),
                                 spec=plain(spec), tags=check.text_list(raw, "tags", where),

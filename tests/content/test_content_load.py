@@ -231,7 +231,7 @@ def test_interview_questions_need_a_tier_and_two_auto_graded_parts(tmp_path):
 
 
 def test_duplicate_slugs_and_card_ids_across_files(tmp_path):
-    q = "slug: {s}\ntitle: T\nbody: B\nparts: [{{key: a, kind: numeric, answer: 1}}]\n"
+    q = "slug: {s}\ntitle: T\nbody: B\nparts: [{{key: a, prompt: P, kind: numeric, answer: 1}}]\n"
     for group in ("one", "two"):
         (tmp_path / "questions" / group).mkdir(parents=True)
         (tmp_path / "questions" / group / "same.yaml").write_text(q.format(s="same"))
@@ -310,7 +310,15 @@ def test_dates_in_yaml_become_text(tmp_path):
     (tmp_path / "questions" / "misc").mkdir(parents=True)
     (tmp_path / "questions" / "misc" / "x.yaml").write_text(
         "slug: x\ntitle: T\nbody: B\nsource: {seed: s, section: 2024-05-01}\n"
-        "parts: [{key: a, kind: numeric, answer: 1}]\n")
+        "parts: [{key: a, prompt: P, kind: numeric, answer: 1}]\n")
     content = read_content(tmp_path)
     assert content.problems == []
     json.dumps(content.questions[0].as_dict())
+
+
+def test_parts_need_a_prompt(tmp_path):
+    (tmp_path / "questions" / "misc").mkdir(parents=True)
+    (tmp_path / "questions" / "misc" / "x.yaml").write_text(
+        "slug: x\ntitle: T\nbody: B\nparts:\n  - key: a\n    kind: numeric\n    answer: 1\n")
+    problems = [str(p) for p in read_content(tmp_path).problems]
+    assert len(problems) == 1 and problems[0].endswith("questions/misc/x.yaml:5: part 'a': missing required key 'prompt'"), problems
