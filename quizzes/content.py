@@ -24,6 +24,8 @@ KEY = re.compile(r"[a-z0-9-]+")
 TIERS = ("L1", "L2", "L3")
 AUTO_GRADED = tuple(k for k in KINDS if k != "free")
 TOPIC_PREFIX = "formula:"
+# the column sizes of quizzes.models (PostgreSQL enforces them; SQLite would not)
+MAX_LEN = {"slug": 120, "title": 300, "source": 300, "group": 60, "key": 40}
 
 # ----------------------------------------------------------------------------- the schema
 
@@ -421,6 +423,8 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         check.error(data.at("slug"), f"slug {slug!r} must be lowercase words joined by hyphens")
     if slug and slug != path.stem:
         check.error(data.at("slug"), f"slug {slug!r} must equal the file name stem {path.stem!r}")
+    if len(group) > MAX_LEN["group"]:
+        check.error(1, f"group folder name longer than {MAX_LEN['group']} characters")
     q = QuestionData(slug=slug, group=group, title=check.text(data, "title", "question", required=True),
                      body=check.text(data, "body", "question", required=True), path=rel, line=data.line)
     tier = data.get("tier")
@@ -433,6 +437,9 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         q.tier = tier
     q.tags = check.text_list(data, "tags", "question")
     q.source = check.source(data, "question")
+    for name in ("slug", "title", "source"):
+        if len(getattr(q, name) if name != "slug" else slug) > MAX_LEN[name]:
+            check.error(data.at(name), f"question: {name} is longer than {MAX_LEN[name]} characters")
     q.answer_points = check.text_list(data, "answer_points", "question")
     q.pitfalls = check.text_list(data, "pitfalls", "question")
     q.corrections = check.text_list(data, "corrections", "question")
@@ -451,6 +458,8 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         where = f"part {key or i + 1!r}"
         if key and not KEY.fullmatch(key):
             check.error(raw.at("key"), f"{where}: key must match [a-z0-9-]+")
+        if len(key) > MAX_LEN["key"]:
+            check.error(raw.at("key"), f"{where}: key is longer than {MAX_LEN['key']} characters")
         if key in seen:
             check.error(raw.at("key"), f"{where}: duplicate part key (first at line {seen[key]})")
         seen.setdefault(key, raw.at("key"))

@@ -322,3 +322,13 @@ def test_parts_need_a_prompt(tmp_path):
         "slug: x\ntitle: T\nbody: B\nparts:\n  - key: a\n    kind: numeric\n    answer: 1\n")
     problems = [str(p) for p in read_content(tmp_path).problems]
     assert len(problems) == 1 and problems[0].endswith("questions/misc/x.yaml:5: part 'a': missing required key 'prompt'"), problems
+
+
+def test_lengths_fit_the_database_columns(tmp_path):
+    (tmp_path / "questions" / "misc").mkdir(parents=True)
+    key = "k" * 41
+    (tmp_path / "questions" / "misc" / "x.yaml").write_text(
+        f"slug: x\ntitle: '{'t' * 301}'\nbody: B\nparts: [{{key: {key}, prompt: P, kind: numeric, answer: 1}}]\n")
+    problems = [str(p) for p in read_content(tmp_path).problems]
+    assert any("x.yaml:2: question: title is longer than 300" in p for p in problems), problems
+    assert any("key is longer than 40" in p for p in problems), problems
