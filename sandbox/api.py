@@ -21,14 +21,16 @@ UNSAFE_WARNING = (
 )
 
 
-def docker_available() -> bool:
+def docker_available(image: str) -> bool:
+    """An engine answers and has the sandbox image (``make sandbox-image`` builds it)."""
     try:
         import docker
 
         client = docker.from_env(timeout=3)
-        client.ping()
+        client.images.get(image)
         return True
-    except Exception:  # noqa: BLE001 - any failure to reach the engine means "not available"
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available", said once below
+        log.info("docker sandbox unavailable: %s", exc)
         return False
 
 
@@ -36,7 +38,7 @@ def docker_available() -> bool:
 def get_backend(name: str | None = None):
     name = name or settings.SANDBOX_BACKEND
     if name == "auto":
-        name = "docker" if docker_available() else "local"
+        name = "docker" if docker_available(settings.SANDBOX_IMAGE) else "local"
     if name == "docker":
         from sandbox.docker_backend import DockerBackend
 

@@ -120,11 +120,11 @@ class _Collector(threading.Thread):
                     self.truncated |= len(out) > room
                     self.stdout += out[:max(room, 0)]
                 if err:
-                    self._stderr(err)
+                    self._take_stderr(err)
         except Exception:  # noqa: BLE001 - the stream ends when the container is removed
             pass
 
-    def _stderr(self, chunk: bytes) -> None:
+    def _take_stderr(self, chunk: bytes) -> None:
         lines = (self._partial + chunk).split(b"\n")
         self._partial = lines.pop()[-65536:]
         for line in lines:

@@ -1,0 +1,33 @@
+# The two commands: `make run` (the service with its embedded defaults) and `make test` (the suite).
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: setup frontend run test lint bench sandbox-image
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+frontend:
+	node frontend/build.mjs
+
+run: setup frontend
+	bash scripts/run.sh
+
+test: setup frontend
+	bash scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	$(PY) bench/bench_math.py
+	$(PY) bench/bench_kernels.py
+
+sandbox-image:
+	bash sandbox/images/build_cpu.sh

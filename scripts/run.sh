@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make run`: the embedded defaults (SQLite, filesystem broker, docker sandbox if an engine answers,
+# else the local one, loudly). One web server and one Celery worker (with beat); Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.dev}"
+
+$PY manage.py migrate --no-input
+$PY manage.py load_content
+$PY manage.py demo_setup
+$PY manage.py sandbox_status
+
+trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
+.venv/bin/celery -A config worker --beat --concurrency 1 --loglevel INFO -Q grading,gpu &
+$PY manage.py runserver --noreload "127.0.0.1:${PORT}" &
+sleep 2
+echo
+echo "QuantPrep is running at http://127.0.0.1:${PORT}/  (log in as student or instructor; Ctrl-C stops it)"
+wait -n

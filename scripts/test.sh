@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make test`: the whole suite on SQLite, then the database tests again on PostgreSQL when one is
+# available (TEST_POSTGRES_URL, or a local server that answers for the quantprep role).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if docker info >/dev/null 2>&1; then
+  bash sandbox/images/build_cpu.sh  # idempotent: a no-op when the image is up to date
+else
+  echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
+fi
+
+.venv/bin/pytest "$@"
+
+PG_URL="${TEST_POSTGRES_URL:-}"
+if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 2>/dev/null; then
+  PG_URL="postgres://quantprep:quantprep@127.0.0.1:5432/quantprep"
+fi
+if [ -n "$PG_URL" ]; then
+  echo "== the database tests again, on PostgreSQL =="
+  TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -m django_db "$@"
+else
+  echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests ran on SQLite only." >&2
+fi

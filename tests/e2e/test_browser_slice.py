@@ -1,0 +1,60 @@
+"""The thin slice in a real browser: a student answers a question (LaTeX rendered by local KaTeX) and
+submits a lab whose verdict appears on the page; the instructor sees the cohort's latest results."""
+
+import pytest
+
+from cohorts.models import Enrolment
+from cohorts.services import cohort_create
+from labs.content import labs_root, labs_sync
+from tests.e2e.browser import chromium_page, shot
+from tests.e2e.test_submission_flow import CORRECT
+from tests.factories import PASSWORD, instructor_make, question_make, user_make
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(base + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.browser
+@pytest.mark.redis
+@pytest.mark.slow
+def test_student_answers_and_submits_and_the_instructor_sees_it(celery_worker_process, web_server):
+    labs_sync(root=labs_root())
+    question_make()
+    student = user_make("stella")
+    cohort = cohort_create(name="Evening cohort", instructor=instructor_make("ivan"))
+    Enrolment.objects.create(cohort=cohort, student=student)
+
+    with chromium_page() as (page, errors):
+        log_in(page, web_server, "stella")
+        page.goto(web_server + "/questions/kv-cache-7b/")
+        page.wait_for_selector(".card .katex")  # KaTeX, served from /static/vendor, rendered the LaTeX
+        page.fill("#answer-a", "524.288 KB")
+        page.press("#answer-a", "Enter")
+        page.wait_for_selector("#verdict-a .verdict.correct")
+        page.wait_for_selector("#verdict-a .katex")  # "we read your answer as", rendered
+        shot(page, "slice-question")
+
+        page.goto(web_server + "/labs/fp8-e4m3/")
+        page.wait_for_selector(".cm-editor")  # CodeMirror took over the textarea
+        page.evaluate("code => codeEditor.dispatch({changes: {from: 0, to: codeEditor.state.doc.length, insert: code}})",
+                      CORRECT.read_text())
+        assert page.input_value("#code") == CORRECT.read_text()  # the form posts what the editor shows
+        page.click("#submit-form button[type=submit]")
+        page.wait_for_url("**/labs/submissions/*/")
+        page.wait_for_selector('[data-status="done"]', timeout=180_000)
+        assert page.get_attribute("[data-verdict]", "data-verdict") == "accepted"
+        shot(page, "slice-submission")
+
+        page.click("button:has-text('Log out')")
+        log_in(page, web_server, "ivan")
+        page.goto(web_server + "/cohorts/")
+        row = page.locator("tr", has_text="stella")
+        assert "accepted" in row.inner_text() and "correct" in row.inner_text()
+        shot(page, "slice-dashboard")
+        assert errors == []

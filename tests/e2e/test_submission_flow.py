@@ -1,0 +1,69 @@
+"""End to end on real components: a web server and a Celery worker as separate processes, a real Redis
+broker, the local sandbox (the docker variant runs in tests/e2e/test_docker_flow.py), the test database
+shared by all of them. A student logs in, submits a lab through the form, and the page shows the verdict."""
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from labs.content import labs_root, labs_sync
+from labs.models import Submission
+from tests.factories import PASSWORD, user_make
+
+ROOT = Path(__file__).resolve().parents[2]
+CORRECT = ROOT / "fixtures/labs/fp8-e4m3/solutions/correct/frexp_round.py"
+WRONG = ROOT / "fixtures/labs/fp8-e4m3/solutions/wrong/round_half_away.py"
+
+
+def logged_in(base_url: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=base_url, follow_redirects=True, timeout=30)
+    client.get("/login/")
+    response = client.post("/login/", data={"username": username, "password": PASSWORD,
+                                            "csrfmiddlewaretoken": client.cookies["csrftoken"]})
+    assert response.url.path == "/", "login failed"
+    return client
+
+
+def submit(client: httpx.Client, code: str) -> str:
+    client.get("/labs/fp8-e4m3/")
+    response = client.post("/labs/fp8-e4m3/", data={"code": code, "csrfmiddlewaretoken": client.cookies["csrftoken"]})
+    assert re.fullmatch(r"/labs/submissions/\d+/", response.url.path), response.text[:500]
+    return response.url.path
+
+
+def wait_for_verdict(client: httpx.Client, path: str, timeout: float = 180) -> tuple[str, list[str]]:
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        html = client.get(path, headers={"HX-Request": "true"}).text
+        status = re.search(r'data-status="([a-z_]+)"', html).group(1)
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "done":
+            return re.search(r'data-verdict="([a-z_]+)"', html).group(1), seen
+        time.sleep(0.3)
+    raise AssertionError(f"no verdict after {timeout} s; statuses seen: {seen}")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_worker_process, web_server):
+    labs_sync(root=labs_root())
+    user_make("eve")
+    client = logged_in(web_server, "eve")
+
+    right = submit(client, CORRECT.read_text())
+    wrong = submit(client, WRONG.read_text())
+    assert wait_for_verdict(client, right)[0] == "accepted"
+    verdict, _ = wait_for_verdict(client, wrong)
+    assert verdict == "wrong_answer"
+    page = client.get(wrong).text
+    assert "top binades" in page  # the per-case feedback reaches the page
+
+    rows = Submission.objects.order_by("id")
+    assert [(s.status, s.verdict, s.attempts, s.backend) for s in rows] == [
+        ("done", "accepted", 1, "local"), ("done", "wrong_answer", 1, "local")]
+    assert rows[0].score >= 80 and rows[0].result["speedup"] > 0
