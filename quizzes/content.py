@@ -24,6 +24,7 @@ KEY = re.compile(r"[a-z0-9-]+")
 TIERS = ("L1", "L2", "L3")
 AUTO_GRADED = tuple(k for k in KINDS if k != "free")
 TOPIC_PREFIX = "formula:"
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")  # {{name}}: a parameter's value in a prompt
 # the column sizes of quizzes.models (PostgreSQL enforces them; SQLite would not)
 MAX_LEN = {"slug": 120, "title": 300, "source": 300, "group": 60, "key": 40}
 
@@ -465,7 +466,12 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         seen.setdefault(key, raw.at("key"))
         spec = Map({k: v for k, v in raw.items() if k not in PART_OWN_KEYS})
         spec.line, spec.key_lines = raw.line, raw.key_lines
-        check.text(raw, "prompt", where, required=True)
+        prompt = check.text(raw, "prompt", where, required=True)
+        params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+        for name in PLACEHOLDER.findall(prompt):
+            if name not in params:
+                check.error(raw.at("prompt"), f"{where}: the prompt uses {{{{{name}}}}} but the part has no "
+                            f"parameter {name!r}")
         check_spec(check, spec, raw.line, where)
         q.parts.append(PartData(key=key, order=i, kind=str(raw.get("kind", "")), prompt=str(raw.get("prompt") or ""),
                                 spec=plain(spec), tags=check.text_list(raw, "tags", where),

@@ -332,3 +332,12 @@ def test_lengths_fit_the_database_columns(tmp_path):
     problems = [str(p) for p in read_content(tmp_path).problems]
     assert any("x.yaml:2: question: title is longer than 300" in p for p in problems), problems
     assert any("key is longer than 40" in p for p in problems), problems
+
+
+def test_prompt_placeholders_name_parameters(tmp_path):
+    (tmp_path / "questions" / "misc").mkdir(parents=True)
+    (tmp_path / "questions" / "misc" / "x.yaml").write_text(
+        "slug: x\ntitle: T\nbody: B\nparts:\n  - key: a\n    prompt: 'n = {{n}}, m = {{m}}'\n    kind: numeric\n"
+        "    params: {n: {min: 1, max: 3}}\n    formula: 2*n\n")
+    problems = [str(p) for p in read_content(tmp_path).problems]
+    assert len(problems) == 1 and "x.yaml:6: part 'a': the prompt uses {{m}}" in problems[0], problems
