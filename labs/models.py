@@ -62,6 +62,9 @@ class Submission(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "lab", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"submission {self.id} ({self.lab_id}, {self.status})"
+
     @property
     def is_done(self) -> bool:
         return self.status == self.Status.DONE

@@ -1,11 +1,11 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from quizzes.models import Part, Question, Response
-from quizzes.services import part_params, response_save
+from quizzes.services import part_params, prompt_fill, response_save
 
 
 @login_required
@@ -19,7 +19,8 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
     parts = []
     for part in question.parts.all():
         last = Response.objects.filter(user=request.user, part=part).first()
-        parts.append({"part": part, "params": part_params(part=part, user=request.user), "last": last})
+        params = part_params(part=part, user=request.user)
+        parts.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params), "last": last})
     return render(request, "quizzes/question_detail.html", {"question": question, "parts": parts})
 
 

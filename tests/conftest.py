@@ -78,11 +78,17 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def stack_env(redis_url, transactional_db, tmp_path):
+def sandbox_backend(request) -> str:
+    """local unless a test asks for another with ``parametrize(..., indirect=True)``."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
     """Environment for a web server and a worker that see what this test commits."""
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=database_url(),
-               CELERY_BROKER_URL=redis_url, SANDBOX_BACKEND=os.environ.get("E2E_SANDBOX_BACKEND", "local"),
+               CELERY_BROKER_URL=redis_url, SANDBOX_BACKEND=sandbox_backend,
                QUANTPREP_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
     return env
 

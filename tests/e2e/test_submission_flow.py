@@ -1,5 +1,5 @@
 """End to end on real components: a web server and a Celery worker as separate processes, a real Redis
-broker, the local sandbox (the docker variant runs in tests/e2e/test_docker_flow.py), the test database
+broker, the local and the docker sandbox, the test database
 shared by all of them. A student logs in, submits a lab through the form, and the page shows the verdict."""
 
 import re
@@ -67,3 +67,20 @@ def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_wo
     assert [(s.status, s.verdict, s.attempts, s.backend) for s in rows] == [
         ("done", "accepted", 1, "local"), ("done", "wrong_answer", 1, "local")]
     assert rows[0].score >= 80 and rows[0].result["speedup"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.redis
+@pytest.mark.docker
+@pytest.mark.parametrize("sandbox_backend", ["docker"], indirect=True)
+def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_worker_process, web_server):
+    import docker
+
+    labs_sync(root=labs_root())
+    user_make("mallory")
+    client = logged_in(web_server, "mallory")
+    assert wait_for_verdict(client, submit(client, CORRECT.read_text()))[0] == "accepted"
+    submission = Submission.objects.get()
+    assert (submission.backend, submission.attempts) == ("docker", 1)
+    leftovers = docker.from_env().containers.list(all=True, filters={"label": "org.quantprep.sandbox.job"})
+    assert leftovers == []
