@@ -63,6 +63,9 @@ class AnswerKeyChange(models.Model):
     changed_at = models.DateTimeField(auto_now_add=True)
     regraded_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.part} key change at {self.changed_at:%Y-%m-%d %H:%M}" if self.changed_at else str(self.part)
+
 
 class Response(models.Model):
     """A learner's graded answer to one part (practice mode; timed attempts build on it)."""
@@ -79,3 +82,6 @@ class Response(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "part", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.part_id}: {self.score:.2f}"
