@@ -341,3 +341,11 @@ def test_prompt_placeholders_name_parameters(tmp_path):
         "    params: {n: {min: 1, max: 3}}\n    formula: 2*n\n")
     problems = [str(p) for p in read_content(tmp_path).problems]
     assert len(problems) == 1 and "x.yaml:6: part 'a': the prompt uses {{m}}" in problems[0], problems
+
+
+def test_content_stats_errata_lists_every_correction():
+    content = read_content(FIXTURES)
+    out = run("content_stats", "--errata", "--path", str(FIXTURES))
+    n = sum(len(q.corrections) for q in content.questions) + sum(len(c.corrections) for c in content.cards)
+    assert len([line for line in out.splitlines() if line.startswith("- ")]) == n
+    assert "`gptq-obs-update`" in out
