@@ -30,3 +30,30 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} in {self.cohort}"
+
+
+def api_token_default_expiry():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return timezone.now() + dt.timedelta(days=30)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API and the ``quantprep`` CLI (see cohorts/tokens.py, docs/cli.md). Only the
+    SHA-256 digest of the token is stored, with a short prefix to tell tokens apart on a page."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    prefix = models.CharField(max_length=16, db_index=True)
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token, hex")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=api_token_default_expiry)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
