@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("cohorts.urls")),
     path("questions/", include("quizzes.urls")),
     path("labs/", include("labs.urls")),
+    path("api/", include("labs.api")),
 ]
