@@ -88,10 +88,14 @@ class ProgressBar:
     def __init__(self, stream: TextIO, width: int = 24):
         self.stream, self.width = stream, width
         self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self.fraction, self.ran, self.last_label, self.drawn = 0.0, False, None, 0
+        self.fraction, self.ran, self.last_label, self.drawn, self.timing_case = 0.0, False, None, 0, 0
 
     def update(self, submission: dict, elapsed: float) -> None:
         status, progress = submission.get("status", ""), submission.get("progress") or submission.get("status", "")
+        match = CASE.search(progress) if progress.startswith("timing") else None
+        if match:  # the count starting again means the submission's timings follow the reference's
+            self.ran = self.ran or int(match.group(1)) < self.timing_case
+            self.timing_case = int(match.group(1))
         self.ran = self.ran or progress.startswith("running")
         self.fraction = max(self.fraction, progress_fraction(status, progress, ran=self.ran))
         filled = round(self.fraction * self.width)
