@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import NinjaAPI, Schema, Status
@@ -15,6 +16,7 @@ from ninja.security import HttpBearer
 
 from cohorts.tokens import token_authenticate
 from labs.models import Lab, Submission
+from labs.pipeline import MAX_CODE_BYTES
 from labs.selectors import submissions_visible_to
 from labs.services import SubmissionRejected, submission_create
 
@@ -39,6 +41,13 @@ def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse
     response = api.create_response(request, {"detail": UNAUTHORIZED}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="quantprep"'
     return response
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Above DATA_UPLOAD_MAX_MEMORY_SIZE Django refuses to read the body at all; say why, in JSON.
+    return api.create_response(request, {"detail": f"The submission is larger than {MAX_CODE_BYTES // 1024} KB."},
+                               status=400)
 
 
 class Message(Schema):
