@@ -14,19 +14,12 @@ from django.utils import timezone
 from cohorts.models import ApiToken
 from cohorts.tokens import TOKEN_MARK, TokenRefused, token_authenticate, token_create, token_revoke
 from labs import tasks
-from labs.content import labs_root, labs_sync
-from labs.models import Lab, Submission
+from labs.models import Submission
 from labs.pipeline import GradeReport, Verdict
 from labs.services import submission_record_result
 from tests.factories import instructor_make, user_make
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lab():
-    labs_sync(root=labs_root())
-    return Lab.objects.get(slug="fp8-e4m3")
 
 
 @pytest.fixture

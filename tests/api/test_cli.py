@@ -17,9 +17,9 @@ from cli import main as cli_main
 from cli.main import ProgressBar, main, progress_fraction, render_submission, resolve_token, resolve_url
 from cohorts.tokens import token_create, token_revoke
 from labs import services
-from labs.content import labs_root, labs_sync
-from labs.models import Lab, Submission
+from labs.models import Submission
 from labs.pipeline import GradeReport, Verdict
+from tests.api.conftest import labs_sync_fp8
 from tests.factories import user_make
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +61,8 @@ def config(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def stack(db, config, monkeypatch):
+def stack(lab, config, monkeypatch):
     """A lab, a student with a token in QUANTPREP_TOKEN, and no broker (queued tasks are recorded)."""
-    labs_sync(root=labs_root())
     user = user_make("ann")
     token, plaintext = token_create(user=user)
     monkeypatch.setenv("QUANTPREP_TOKEN", plaintext)
@@ -250,8 +249,8 @@ def test_submit_no_wait_prints_the_id(stack, tmp_path):
     assert code == 0 and out.strip() == str(Submission.objects.get().id)
 
 
-def test_status_of_a_submission_in_progress_and_of_someone_elses(stack, tmp_path):
-    mine = services.submission_create(user=stack["user"], lab=Lab.objects.get(slug="fp8-e4m3"), code="x = 1")
+def test_status_of_a_submission_in_progress_and_of_someone_elses(stack, lab):
+    mine = services.submission_create(user=stack["user"], lab=lab, code="x = 1")
     services.submission_progress(submission_id=mine.id, fields={"stage": "running", "case": 2, "of": 5})
     code, out, _ = run(["status", str(mine.id)], transport=DjangoTransport())
     assert code == 0 and out == f"submission {mine.id} · fp8-e4m3: running (running case 2 of 5)\n"
@@ -288,7 +287,7 @@ def test_the_grading_timeout_is_exit_1_with_the_way_back(stack, tmp_path):
 @pytest.mark.slow
 def test_the_installed_cli_submits_to_a_real_server_and_worker(celery_worker_process, web_server, tmp_path):
     assert QUANTPREP.exists(), "pip install -e . puts the quantprep script next to the interpreter"
-    labs_sync(root=labs_root())
+    labs_sync_fp8(tmp_path / "labs")
     _, plaintext = token_create(user=user_make("carol"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTPREP_")}
     env.update(QUANTPREP_URL=web_server, QUANTPREP_TOKEN=plaintext, XDG_CONFIG_HOME=str(tmp_path / "config"))
