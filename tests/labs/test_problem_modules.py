@@ -18,7 +18,7 @@ import yaml
 from graders.labs import CaseCheck, problem_module
 
 ROOT = Path(__file__).resolve().parents[2]
-LABS = ("fp8-e4m3", "gptq", "kivi", "nvfp4")
+LABS = ("fp8-e4m3", "gptq", "kivi", "nvfp4", "int8-asym", "hadamard")
 SEED = 1234
 ALWAYS_FORBIDDEN = {"kernels", "graders", "sandbox"}
 LAB_KEYS = {"slug", "title", "summary", "reference", "problem", "entry", "forbidden_imports", "forbidden_names",
