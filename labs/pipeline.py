@@ -30,7 +30,14 @@ from sandbox.job import Limits
 
 log = logging.getLogger("labs")
 ROOT = Path(settings.BASE_DIR)
-ALWAYS_FORBIDDEN = ("kernels", "graders", "sandbox", "labs", "config", "importlib", "ctypes")
+ALWAYS_FORBIDDEN = ("kernels", "graders", "sandbox", "labs", "config", "importlib", "ctypes", "__main__", "builtins",
+                    "inspect", "gc")
+# Names a kernel has no use for that reach the file system, other code, or the harness around it.
+FORBIDDEN_NAMES = ("exec", "eval", "compile", "open", "__import__", "globals", "locals", "vars", "breakpoint",
+                   "__builtins__", "__subclasses__", "__globals__", "__code__", "__closure__", "__dict__",
+                   "__class__", "__bases__", "__mro__", "__getattribute__", "__loader__", "__spec__",
+                   "_getframe", "f_back", "f_globals", "f_locals", "gi_frame", "tb_frame", "settrace",
+                   "setprofile", "modules")
 MAX_CODE_BYTES = 256 * 1024
 STARTUP_MARGIN_S = 60  # two interpreters importing torch, outside the lab's own time limit
 
@@ -69,6 +76,7 @@ def forbidden_use(code: str, lab: LabFolder) -> str | None:
     tree = ast.parse(code)
     modules = set(ALWAYS_FORBIDDEN) | set(lab.meta.get("forbidden_imports", []))
     names = set(lab.meta.get("forbidden_names", []))
+    reserved = set(FORBIDDEN_NAMES)
     for node in ast.walk(tree):
         imported = []
         if isinstance(node, ast.Import):
@@ -82,6 +90,8 @@ def forbidden_use(code: str, lab: LabFolder) -> str | None:
                 else node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None)
         if used is not None and any(name in used for name in names):
             return f"line {node.lineno}: {used!r} is not allowed in this lab ({', '.join(sorted(names))})."
+        if isinstance(node, ast.Name | ast.Attribute) and used in reserved:
+            return f"line {node.lineno}: {used!r} is not allowed in a submission (kernels need no {used})."
     return None
 
 
@@ -110,15 +120,17 @@ def grade(lab: LabFolder, code: str, *, name: str, backend: str | None = None, d
         files[f"inputs/{case['name']}.pt"] = _save(inputs)
         expected = problem.invoke(reference, _clone(inputs))
         checks.append((case, inputs, expected))
-    for i, case in enumerate(benchmarks):
-        files[f"bench/{case['name']}.pt"] = _save(problem.make_inputs(case, seed + 1000 + i))
     bench = lab.meta.get("bench", {})
     warmup, repeats = int(bench.get("warmup", 2)), int(bench.get("repeats", 5))
+    for i, case in enumerate(benchmarks):
+        for call in range(warmup + repeats):
+            files[f"bench/{case['name']}/{call}.pt"] = _save(problem.make_inputs(case, _bench_seed(seed, i, call)))
     time_limit = float(lab.meta["limits"]["time_s"])
     files["job.json"] = json.dumps({
         "problem": lab.meta["problem"], "reference": lab.meta["reference"], "entry": list(problem.ENTRY),
         "tests": [c["name"] for c in tests], "benchmarks": [c["name"] for c in benchmarks],
         "forbidden_imports": sorted(set(ALWAYS_FORBIDDEN) | set(lab.meta.get("forbidden_imports", []))),
+        "forbidden_names": list(lab.meta.get("forbidden_names", [])),
         "warmup": warmup, "repeats": repeats, "time_limit_s": time_limit, "device": device,
     }).encode()
     limits = Limits(wall_s=time_limit + STARTUP_MARGIN_S, memory_mb=int(lab.meta["limits"]["memory_mb"]))
@@ -133,12 +145,18 @@ def grade(lab: LabFolder, code: str, *, name: str, backend: str | None = None, d
 
     run = sandbox_run(job, backend=backend, on_stderr_line=relay)
     tell({"stage": "scoring"})
-    report = _judge(lab, problem, checks, run, warmup + repeats)
+    bench_checks = [(i, case) for i, case in enumerate(benchmarks)]
+    report = _judge(lab, problem, reference, checks, bench_checks, seed, run, warmup + repeats)
     report.wall_s, report.backend = round(run.wall_s, 3), run.backend
     return report
 
 
-def _judge(lab: LabFolder, problem, checks: list, run: RunResult, calls_per_bench: int) -> GradeReport:
+def _bench_seed(seed: int, case_index: int, call: int) -> int:
+    return seed + 1000 * (case_index + 1) + call
+
+
+def _judge(lab: LabFolder, problem, reference, checks: list, bench_checks: list, seed: int, run: RunResult,
+           calls_per_bench: int) -> GradeReport:
     if run.timed_out:
         return GradeReport(Verdict.TIME_LIMIT, diagnostics=f"The run took longer than {run.wall_s:.0f} s.")
     members = _unpack(run.stdout) if not run.stdout_truncated else None
@@ -146,6 +164,11 @@ def _judge(lab: LabFolder, problem, checks: list, run: RunResult, calls_per_benc
     if result is None:
         if run.oom_killed:
             return GradeReport(Verdict.MEMORY_LIMIT, diagnostics="The sandbox ran out of memory.")
+        if run.exit_code is not None and (run.exit_code < 0 or run.exit_code > 128):
+            # The harness itself died by a signal: only code inside the sandbox can send it one.
+            return GradeReport(Verdict.RUNTIME_ERROR, diagnostics="The grading harness was killed from inside "
+                               f"the sandbox (signal {abs(run.exit_code) % 128}): a submission may not signal "
+                               "other processes.")
         stderr = run.stderr.decode("utf-8", "replace")[-2000:]
         log.error("harness gave no result (exit %s): %s", run.exit_code, stderr)
         return GradeReport(Verdict.INTERNAL_ERROR, diagnostics="The grader failed to run; it will be retried.")
@@ -178,6 +201,19 @@ def _judge(lab: LabFolder, problem, checks: list, run: RunResult, calls_per_benc
                    else problem.check(inputs, expected, got, lab.meta.get("accuracy", {})))
         cases.append({"name": case["name"], "passed": verdict.passed, "message": verdict.message,
                       "metrics": _plain(verdict.metrics)})
+    kept = sub.get("kept_call") if isinstance(sub.get("kept_call"), dict) else {}
+    for i, case in bench_checks:
+        # One timed call per benchmark, drawn by the harness after the call, is checked like a test case.
+        call = kept.get(case["name"])
+        got = _load_output(members, f"bench-{case['name']}") if isinstance(call, int) else None
+        if got is None:
+            verdict = CaseCheck(False, "No checked output came back from the timed runs.")
+        else:
+            inputs = problem.make_inputs(case, _bench_seed(seed, i, call))
+            verdict = problem.check(inputs, problem.invoke(reference, _clone(inputs)), got, lab.meta.get("accuracy", {}))
+        if not verdict.passed:
+            cases.append({"name": f"benchmark {case['name']}", "passed": False,
+                          "message": "A timed run gave a wrong result: " + verdict.message, "metrics": {}})
     all_passed = all(c["passed"] for c in cases)
     ratio = speedup(_timings(result.get("reference")), _timings(sub))
     notes = []

@@ -48,22 +48,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (apt-get install -y redis-server; .ci/run does it)"
     port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def answers() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    wait_for(answers, timeout=20, what="redis-server", proc=proc)
+    proc = redis_start(port, tmp_path_factory.mktemp("redis"))
     yield f"redis://127.0.0.1:{port}/0"
     stop(proc)
 
@@ -93,24 +79,30 @@ def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
     return env
 
 
+def worker_start(env: dict, log_path: Path, *, beat: bool = False) -> subprocess.Popen:
+    """A real Celery worker in its own session (so a test can SIGKILL the whole of it)."""
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "-Q", "grading",
+            "--loglevel", "INFO", "--without-gossip", "--without-mingle", *(["--beat"] if beat else [])]
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    wait_for(lambda: " ready." in log_path.read_text()[offset:], timeout=60, what="celery worker", proc=proc)
+    return proc
+
+
 @pytest.fixture
 def celery_worker_process(stack_env, tmp_path):
-    log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1",
-                             "-Q", "grading", "--loglevel", "INFO", "--without-gossip", "--without-mingle"],
-                            cwd=ROOT, env=stack_env, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: "ready" in (tmp_path / "worker.log").read_text(), timeout=60, what="celery worker", proc=proc)
+    proc = worker_start(stack_env, tmp_path / "worker.log")
     yield proc
     stop(proc)
-    log.close()
 
 
-@pytest.fixture
-def web_server(stack_env, tmp_path):
+def web_start(env: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    log = open(tmp_path / "web.log", "w+")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=stack_env, stdout=log, stderr=subprocess.STDOUT)
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -120,6 +112,30 @@ def web_server(stack_env, tmp_path):
             return False
 
     wait_for(up, timeout=60, what="web server", proc=proc)
+    return proc, url
+
+
+def redis_start(port: int, workdir: Path) -> subprocess.Popen:
+    """redis-server on loopback with no persistence: a restart loses whatever the broker held."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (apt-get install -y redis-server; .ci/run does it)"
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def answers() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    wait_for(answers, timeout=20, what="redis-server", proc=proc)
+    return proc
+
+
+@pytest.fixture
+def web_server(stack_env, tmp_path):
+    proc, url = web_start(stack_env, tmp_path / "web.log")
     yield url
     stop(proc)
-    log.close()

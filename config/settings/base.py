@@ -122,7 +122,8 @@ CELERY_TASK_ROUTES = {"labs.tasks.grade_submission_gpu": {"queue": "gpu"}}
 # Longer than the hard time limit, so a submission still being graded is never taken for stuck.
 LAB_STUCK_AFTER_S = int(env("LAB_STUCK_AFTER_S", "900"))
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stuck-submissions": {"task": "labs.tasks.sweep_stuck_submissions", "schedule": 60.0},
+    "requeue-stuck-submissions": {"task": "labs.tasks.sweep_stuck_submissions",
+                                  "schedule": float(env("LAB_SWEEP_EVERY_S", "60"))},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

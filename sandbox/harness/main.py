@@ -5,20 +5,26 @@
 
 The parent first runs the reference kernel on the benchmark inputs in a child process that exits
 before the submission starts (so no reference output is alive while untrusted code runs), then the
-submission in a second child: every test case (outputs saved for the worker to check) and the
-benchmark cases (timed the same way as the reference). It writes one tar archive to stdout:
-``result.json`` and ``out/<case>.pt``. Progress goes to stderr as ``@@progress {json}`` lines.
-Nothing here decides a verdict: the worker does, trusting none of what comes back.
+submission in a second child: every test case (outputs saved for the worker to check), then the
+benchmark calls, each on inputs of its own. The parent times every call with its own clock (the
+children only say "ready" and "done"), makes itself undumpable so no child can reach into it, and
+picks after each timed call, at random, whether that call's output is the one the worker checks.
+It writes one tar archive to stdout: ``result.json`` and ``out/<case>.pt`` (``out/bench-<case>.pt``
+for the checked benchmark call). Progress goes to stderr as ``@@progress {json}`` lines. Nothing here
+decides a verdict: the worker does, trusting none of what comes back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.abc
 import importlib.util
 import io
 import json
 import os
+import secrets
+import select
 import signal
 import stat
 import statistics
@@ -46,44 +52,75 @@ def progress(**fields) -> None:
 class CappedReader(threading.Thread):
     """Drains a pipe so the child never blocks on a full pipe; keeps the first ``cap`` bytes."""
 
-    def __init__(self, stream, cap: int, on_line=None):
+    def __init__(self, stream, cap: int):
         super().__init__(daemon=True)
-        self.stream, self.cap, self.on_line = stream, cap, on_line
+        self.stream, self.cap = stream, cap
         self.kept = bytearray()
         self.dropped = 0
 
     def run(self) -> None:
-        for line in iter(self.stream.readline, b""):
-            if self.on_line:
-                self.on_line(line)
-                continue
+        for line in iter(lambda: self.stream.readline(65536), b""):
             room = self.cap - len(self.kept)
             self.kept += line[:max(room, 0)]
             self.dropped += max(len(line) - max(room, 0), 0)
 
 
 def run_child(job_dir: Path, role: str, out: Path, deadline: float) -> dict:
+    """Run one child and serve its messages: progress lines are relayed, and every timed call is timed
+    here, by the parent's clock, between our "go" and the child's "done" (the child cannot touch this
+    process: it is not dumpable, so neither ptrace nor /proc/<pid>/mem reach it)."""
     out.mkdir(parents=True, exist_ok=True)
-    read_fd, write_fd = os.pipe()
+    up_read, up_write = os.pipe()
+    down_read, down_write = os.pipe()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(out), "PYTHONDONTWRITEBYTECODE": "1",
-           "QUANTPREP_PROGRESS_FD": str(write_fd), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+           "QUANTPREP_PIPES": f"{up_write},{down_read}", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     child = subprocess.Popen(
         [sys.executable, "-I", str(Path(__file__).resolve()), str(job_dir), "--child", role, str(out)],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-        pass_fds=(write_fd,), start_new_session=True, cwd=str(out))
-    os.close(write_fd)
+        pass_fds=(up_write, down_read), start_new_session=True, cwd=str(out))
+    os.close(up_write)
+    os.close(down_read)
     log = CappedReader(child.stdout, LOG_CAP)
-    relay = CappedReader(os.fdopen(read_fd, "rb"), 0,
-                         on_line=lambda line: progress(role=role, **_json_or_empty(line)))
     log.start()
-    relay.start()
-    timed_out = False
+    up, down = os.fdopen(up_read, "rb"), os.fdopen(down_write, "wb", buffering=0)
+    samples: dict[str, list[float]] = {}
+    kept: dict[str, int] = {}
+    timed_out, started = False, 0.0
     try:
-        child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while True:
+            ready, _, _ = select.select([up], [], [], min(max(deadline - time.monotonic(), 0), 0.2))
+            if not ready:
+                if child.poll() is not None:
+                    break  # exited; a process it left behind may still hold the pipe open
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+                continue
+            line = up.readline(4096)
+            if not line:
+                break  # the child exited
+            message = _json_or_empty(line)
+            clock = message.pop("clock", None)
+            if clock == "ready":
+                started = time.perf_counter()
+                down.write(b"go\n")
+            elif clock == "done" and started:
+                elapsed, started = time.perf_counter() - started, 0.0
+                name, call, timed_from = str(message.get("name")), int(message.get("call", 0)), int(message.get("timed_from", 0))
+                if call >= timed_from:
+                    samples.setdefault(name, []).append(elapsed)
+                # Which timed call is checked is drawn here, after the call: it cannot be anticipated.
+                last = call == int(message.get("calls", 1)) - 1
+                keep = role == "submission" and call >= timed_from and name not in kept and (last or secrets.randbelow(2) == 0)
+                if keep:
+                    kept[name] = call
+                down.write(b"keep\n" if keep else b"drop\n")
+            elif clock is None:
+                progress(role=role, **message)
+    except (OSError, ValueError):
+        pass
     # The whole session is killed: nothing the child started may outlive it.
     try:
         os.killpg(child.pid, signal.SIGKILL)
@@ -92,8 +129,9 @@ def run_child(job_dir: Path, role: str, out: Path, deadline: float) -> dict:
     child.wait()
     log.join(timeout=2)
     status = _read_json(out / "status.json") or {}
-    status.update(returncode=child.returncode, timed_out=timed_out,
-                  log=log.kept.decode("utf-8", "replace"), log_dropped_bytes=log.dropped)
+    status.update(returncode=child.returncode, timed_out=timed_out, log=log.kept.decode("utf-8", "replace"),
+                  log_dropped_bytes=log.dropped, kept_call=kept,
+                  timings={name: statistics.median(values) for name, values in samples.items()})
     return status
 
 
@@ -115,6 +153,7 @@ def _read_json(path: Path) -> dict | None:
 
 
 def parent(job_dir: Path) -> None:
+    _not_dumpable()
     job = json.loads((job_dir / "job.json").read_text())
     scratch = Path.cwd()
     started = time.monotonic()
@@ -131,7 +170,7 @@ def parent(job_dir: Path) -> None:
     archive = io.BytesIO()
     budget = OUTPUT_CAP
     with tarfile.open(fileobj=archive, mode="w") as tar:
-        for name in job["tests"]:
+        for name in job["tests"] + [f"bench-{b}" for b in job["benchmarks"]]:
             data = _read_regular(scratch / "submission" / "out" / f"{name}.pt", budget)
             if data is not None:
                 budget -= len(data)
@@ -139,6 +178,15 @@ def parent(job_dir: Path) -> None:
         _add(tar, "result.json", json.dumps(result).encode())
     sys.stdout.buffer.write(archive.getvalue())
     sys.stdout.buffer.flush()
+
+
+def _not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: processes of the same user can no longer ptrace this one or open its /proc files."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 def _read_regular(path: Path, cap: int) -> bytes | None:
@@ -181,19 +229,23 @@ def report(out: Path, **status) -> None:
 
 def child(job_dir: Path, role: str, out: Path) -> None:
     job = json.loads((job_dir / "job.json").read_text())
-    progress_pipe = os.fdopen(int(os.environ.pop("QUANTPREP_PROGRESS_FD")), "w", buffering=1)
+    up_fd, down_fd = (int(fd) for fd in os.environ.pop("QUANTPREP_PIPES").split(","))
+    up, down = os.fdopen(up_fd, "w", buffering=1), os.fdopen(down_fd, "rb")
 
     def tell(**fields) -> None:
         try:
-            progress_pipe.write(json.dumps(fields) + "\n")
+            up.write(json.dumps(fields) + "\n")
         except OSError:
             pass
+
+    def ask(**fields) -> bytes:
+        tell(**fields)
+        return down.readline(64).strip()
 
     lib = str(job_dir / "lib")
     sys.path.insert(0, lib)
     import torch
 
-    perf_counter = time.perf_counter  # bound before any untrusted import can replace it
     device = torch.device(job.get("device", "cpu"))
     torch.manual_seed(0)
     problem = importlib.import_module(job["problem"])
@@ -206,6 +258,7 @@ def child(job_dir: Path, role: str, out: Path) -> None:
                 del sys.modules[name]
         sys.path.remove(lib)
         sys.meta_path.insert(0, ImportBlocker(set(job["forbidden_imports"])))
+        _hide_from_torch(job.get("forbidden_names", []))
         try:
             spec = importlib.util.spec_from_file_location("submission", job_dir / "submission.py")
             impl = importlib.util.module_from_spec(spec)
@@ -226,55 +279,75 @@ def child(job_dir: Path, role: str, out: Path) -> None:
             tell(stage="running", case=i, of=len(job["tests"]), name=name)
             inputs = _load(job_dir / "inputs" / f"{name}.pt", device)
             try:
-                outputs = invoke(impl, inputs)
-                outputs = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in outputs.items()}
-                torch.save(outputs, out / "out" / f"{name}.pt")
+                _save(invoke(impl, inputs), out / "out" / f"{name}.pt")
             except BaseException as exc:  # noqa: BLE001
                 status = "memory_limit" if _is_oom(exc) else "runtime_error"
                 return report(out, status=status, error=_traceback(), case=name)
 
-    timings = {}
+    (out / "out").mkdir(exist_ok=True)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    calls, timed_from = job["warmup"] + job["repeats"], job["warmup"]
     for i, name in enumerate(job["benchmarks"], 1):
         tell(stage="timing", case=i, of=len(job["benchmarks"]), name=name)
-        inputs = _load(job_dir / "bench" / f"{name}.pt", device)
         try:
-            timings[name] = _time(invoke, impl, inputs, job["warmup"], job["repeats"], device, perf_counter)
+            # Every call gets inputs of its own (made from another seed): nothing cached from an earlier
+            # call is right for this one, and the parent checks one timed call's output, drawn after it.
+            for call in range(calls):
+                inputs = _load(job_dir / "bench" / name / f"{call}.pt", device)
+                sync()
+                if ask(clock="ready") != b"go":
+                    return report(out, status="runtime_error", case=name, error="the timing protocol broke")
+                outputs = invoke(impl, inputs)
+                sync()
+                if ask(clock="done", name=name, call=call, calls=calls, timed_from=timed_from) == b"keep":
+                    _save(outputs, out / "out" / f"bench-{name}.pt")
         except BaseException as exc:  # noqa: BLE001
             status = "memory_limit" if _is_oom(exc) else "runtime_error"
-            return report(out, status=status, error=_traceback(), case=name, timings=timings)
-    report(out, status="ok", timings=timings)
+            return report(out, status=status, error=_traceback(), case=name)
+    report(out, status="ok")
+
+
+HIDDEN: dict = {}
+
+
+def _hide_from_torch(names) -> None:
+    """Take a lab's forbidden names (the float8 dtypes in the E4M3 lab) out of the torch module while
+    submission code runs; torch's own (de)serialization gets them back for the moment it needs them."""
+    import torch
+
+    for name in names:
+        if hasattr(torch, name):
+            HIDDEN[name] = getattr(torch, name)
+            delattr(torch, name)
+
+
+@contextlib.contextmanager
+def _torch_whole():
+    import torch
+
+    for name, value in HIDDEN.items():
+        setattr(torch, name, value)
+    try:
+        yield
+    finally:
+        for name in HIDDEN:
+            delattr(torch, name)
 
 
 def _load(path: Path, device):
     import torch
 
-    inputs = torch.load(path, weights_only=True)
+    with _torch_whole():
+        inputs = torch.load(path, weights_only=True)
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
 
 
-def _fresh(inputs: dict) -> dict:
-    """A new copy for every call: a submission cannot hand back what it cached for the same objects."""
+def _save(outputs: dict, path: Path) -> None:
     import torch
 
-    return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-
-
-def _time(invoke, impl, inputs, warmup: int, repeats: int, device, clock) -> float:
-    """Median wall time of ``repeats`` calls after ``warmup`` calls, synchronizing CUDA around each."""
-    import torch
-
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(warmup):
-        invoke(impl, _fresh(inputs))
-    samples = []
-    for _ in range(repeats):
-        args = _fresh(inputs)
-        sync()
-        start = clock()
-        invoke(impl, args)
-        sync()
-        samples.append(clock() - start)
-    return statistics.median(samples)
+    outputs = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in outputs.items()}
+    with _torch_whole():
+        torch.save(outputs, path)
 
 
 def _is_oom(exc: BaseException) -> bool:
