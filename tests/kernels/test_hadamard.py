@@ -50,12 +50,15 @@ def test_fwht_against_the_dense_float64_product(k):
     assert bool((err <= bound(x64.float().double(), RTOL) / 10).all())  # 10x inside the lab's bound
 
 
-@pytest.mark.parametrize("k", range(0, 12))
+@pytest.mark.parametrize("k", range(0, 13))
 def test_transform_of_the_identity_is_h_over_sqrt_n_and_applying_it_twice_is_the_identity(k):
     n = 2**k
     eye = torch.eye(n, dtype=torch.float64)
-    assert torch.allclose(fwht_any(eye), sylvester(n) / math.sqrt(n), rtol=0, atol=1e-15)
-    assert torch.allclose(fwht_any(fwht_any(eye)), eye, rtol=0, atol=1e-12)
+    h = fwht_any(eye)
+    assert torch.allclose(h, sylvester(n) / math.sqrt(n), rtol=0, atol=1e-15)
+    assert torch.allclose(fwht_any(h), eye, rtol=0, atol=1e-12)  # (H / sqrt n)(H / sqrt n) = I
+    if k % 2 == 0:  # 1/sqrt(n) is a power of two: the butterfly of integers is exact, so H H = n I exactly
+        assert torch.equal(fwht_any(sylvester(n)) * math.sqrt(n), n * eye)
 
 
 @pytest.mark.parametrize("k", [12, 13, 14])
