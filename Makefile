@@ -28,6 +28,8 @@ lint: setup
 bench: setup
 	$(PY) bench/bench_math.py
 	$(PY) bench/bench_kernels.py
+	$(PY) bench/bench_kernels_more.py
+	$(PY) bench/bench_pipeline.py
 
 sandbox-image:
 	bash sandbox/images/build_cpu.sh

@@ -126,7 +126,6 @@ def main() -> None:
             assert bool(((y.double() - y64).abs() <= allowed).all()), f"{label} fwht outside the lab's bound"
         row("fwht", f"{rows}x{n}", timed(lambda: fwht(x), r, dev),
             [("dense x @ H / sqrt(n)", timed(lambda: naive_fwht(x, h), r, dev))])
-        del h
 
 
 if __name__ == "__main__":

@@ -35,9 +35,13 @@ def submission_create(*, user: User, lab: Lab, code: str) -> Submission:
 
 
 def submission_enqueue(*, submission_id: int) -> None:
+    """GPU machines (SANDBOX_GPUS set) grade on the ``gpu`` queue, one job per GPU; others on ``grading``."""
     from labs.tasks import grade_submission
 
-    grade_submission.delay(submission_id)
+    if settings.SANDBOX_GPUS:
+        grade_submission.apply_async((submission_id,), {"device": "cuda"}, queue="gpu")
+    else:
+        grade_submission.delay(submission_id)
 
 
 def submission_claim(*, submission_id: int) -> Submission | None:

@@ -15,13 +15,13 @@ log = logging.getLogger("labs")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def grade_submission(submission_id: int) -> None:
+def grade_submission(submission_id: int, device: str = "cpu") -> None:
     submission = services.submission_claim(submission_id=submission_id)
     if submission is None:
         return  # a redelivery of a submission another delivery already graded or is grading
     try:
         report = grade(lab_folder_get(submission.lab.slug), submission.code,
-                       name=f"sub{submission.id}-try{submission.attempts}",
+                       name=f"sub{submission.id}-try{submission.attempts}", device=device,
                        on_progress=lambda fields: services.submission_progress(submission_id=submission_id,
                                                                                fields=fields))
     except Exception:  # noqa: BLE001 - our failure, never the learner's: record and retry

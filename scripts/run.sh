@@ -15,7 +15,14 @@ $PY manage.py sandbox_status
 trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
 .venv/bin/celery -A config worker --beat --concurrency 1 --loglevel INFO -Q grading,gpu &
 $PY manage.py runserver --noreload "127.0.0.1:${PORT}" &
-sleep 2
+# Say where it is only once it answers.
+$PY -c "import sys, time, urllib.request
+for _ in range(120):
+    try:
+        urllib.request.urlopen('http://127.0.0.1:${PORT}/login/', timeout=1); sys.exit(0)
+    except OSError:
+        time.sleep(0.5)
+sys.exit('the web server did not start')"
 echo
 echo "QuantPrep is running at http://127.0.0.1:${PORT}/  (log in as student or instructor; Ctrl-C stops it)"
 wait -n

@@ -118,7 +118,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_TASK_DEFAULT_QUEUE = "grading"
-CELERY_TASK_ROUTES = {"labs.tasks.grade_submission_gpu": {"queue": "gpu"}}
 # Longer than the hard time limit, so a submission still being graded is never taken for stuck.
 LAB_STUCK_AFTER_S = int(env("LAB_STUCK_AFTER_S", "900"))
 CELERY_BEAT_SCHEDULE = {

@@ -84,23 +84,29 @@ def run_child(job_dir: Path, role: str, out: Path, deadline: float) -> dict:
     os.close(down_read)
     log = CappedReader(child.stdout, LOG_CAP)
     log.start()
-    up, down = os.fdopen(up_read, "rb"), os.fdopen(down_write, "wb", buffering=0)
+    down = os.fdopen(down_write, "wb", buffering=0)
     samples: dict[str, list[float]] = {}
     kept: dict[str, int] = {}
-    timed_out, started = False, 0.0
+    timed_out, started, pending = False, 0.0, b""
     try:
         while True:
-            ready, _, _ = select.select([up], [], [], min(max(deadline - time.monotonic(), 0), 0.2))
-            if not ready:
-                if child.poll() is not None:
-                    break  # exited; a process it left behind may still hold the pipe open
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
+            if b"\n" not in pending:
+                # select() on the raw descriptor, never on a buffered file: a buffered reader can hold a
+                # second line that select() does not see, and the child would wait for "go" forever.
+                ready, _, _ = select.select([up_read], [], [], min(max(deadline - time.monotonic(), 0), 0.2))
+                if not ready:
+                    if child.poll() is not None:
+                        break  # exited; a process it left behind may still hold the pipe open
+                    if time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+                    continue
+                chunk = os.read(up_read, 65536)
+                if not chunk:
+                    break  # the child exited
+                pending = (pending + chunk)[-(1 << 20):]
                 continue
-            line = up.readline(4096)
-            if not line:
-                break  # the child exited
+            line, pending = pending.split(b"\n", 1)
             message = _json_or_empty(line)
             clock = message.pop("clock", None)
             if clock == "ready":
@@ -121,6 +127,7 @@ def run_child(job_dir: Path, role: str, out: Path, deadline: float) -> dict:
                 progress(role=role, **message)
     except (OSError, ValueError):
         pass
+    os.close(up_read)
     # The whole session is killed: nothing the child started may outlive it.
     try:
         os.killpg(child.pid, signal.SIGKILL)

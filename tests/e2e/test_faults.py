@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from tests.conftest import free_port, redis_start, stop, wait_for, web_start, worker_start
 from labs.content import labs_root, labs_sync
 from labs.models import Submission
 from labs.tasks import grade_submission
+from tests.conftest import free_port, redis_start, stop, wait_for, web_start, worker_start
 from tests.e2e.test_submission_flow import CORRECT, logged_in, submit
 from tests.factories import user_make
 
