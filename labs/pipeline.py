@@ -223,6 +223,11 @@ def _judge(lab: LabFolder, problem, reference, checks: list, bench_checks: list,
         ratio = None
     score = lab_score(all_passed=all_passed, points=lab.meta["points"], speed_points=lab.meta["speed_points"],
                       speed_cap=lab.meta["speed_cap"], speedup=ratio)
+    if all_passed:
+        base, speed, cap = lab.meta["points"] - lab.meta["speed_points"], lab.meta["speed_points"], lab.meta["speed_cap"]
+        shown = "no usable timing" if ratio is None else f"speedup s = {ratio:.2f}"
+        notes.append(f"Score = {base} base points + {speed} speed points × min(1, log(max(s, 1)) / log({cap})) "
+                     f"with {shown} = {score}.")
     failed = [c for c in cases if not c["passed"]]
     if failed:
         notes.insert(0, f"{len(failed)} of {len(cases)} cases failed. First: {failed[0]['name']}: "

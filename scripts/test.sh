@@ -17,8 +17,8 @@ if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.
   PG_URL="postgres://quantprep:quantprep@127.0.0.1:5432/quantprep"
 fi
 if [ -n "$PG_URL" ]; then
-  echo "== the database tests again, on PostgreSQL =="
-  TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -m django_db "$@"
+  echo "== the database tests again, on PostgreSQL (the slow browser and fault runs only on SQLite) =="
+  TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -m "django_db and not slow" "$@"
 else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests ran on SQLite only." >&2
 fi

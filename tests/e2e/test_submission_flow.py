@@ -49,7 +49,6 @@ def wait_for_verdict(client: httpx.Client, path: str, timeout: float = 180) -> t
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.redis
-@pytest.mark.slow
 def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_worker_process, web_server):
     labs_sync(root=labs_root())
     user_make("eve")
@@ -84,3 +83,26 @@ def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_w
     assert (submission.backend, submission.attempts) == ("docker", 1)
     leftovers = docker.from_env().containers.list(all=True, filters={"label": "org.quantprep.sandbox.job"})
     assert leftovers == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_defaults_grade_a_submission_without_redis_or_docker(stack_env, tmp_path):
+    """What make run gives: kombu's filesystem broker and the local sandbox, labelled unsafe on the page."""
+    from tests.conftest import stop, web_start, worker_start
+
+    env = {**stack_env, "CELERY_BROKER_URL": "filesystem://", "SANDBOX_BACKEND": "auto",
+           "DOCKER_HOST": "unix:///nonexistent/docker.sock", "QUANTPREP_VAR_DIR": str(tmp_path / "shared-var")}
+    labs_sync(root=labs_root())
+    user_make("nia")
+    web, url = web_start(env, tmp_path / "web.log")
+    worker = worker_start(env, tmp_path / "worker.log")
+    try:
+        client = logged_in(url, "nia")
+        path = submit(client, CORRECT.read_text())
+        assert wait_for_verdict(client, path)[0] == "accepted"
+        page = client.get(path).text
+        assert "Unsafe sandbox" in page and "local (unsafe) sandbox" in page
+    finally:
+        stop(worker)
+        stop(web)
+    assert Submission.objects.get().backend == "local"

@@ -106,6 +106,11 @@ ATTACKS = {
                      "        print('refused', p, e)\n"
                      "pathlib.Path('../reference/status.json').write_text('{\"status\": \"ok\", \"timings\": {}}')\n"),
         {"accepted"}, None),
+    "cache outputs between timed calls": (
+        CORRECT.replace("def encode_e4m3(x):\n", "CACHE = {}\n\n\ndef encode_e4m3(x):\n"
+                        "    if x.shape in CACHE:\n        return CACHE[x.shape]\n"
+                        "    CACHE[x.shape] = _encode(x)\n    return CACHE[x.shape]\n\n\ndef _encode(x):\n", 1),
+        {"wrong_answer"}, "A timed run gave a wrong result"),
     "monkeypatch the timer": (
         with_correct("import time\ntime.perf_counter = lambda: 0.0\ntime.monotonic = lambda: 0.0\n",
                      "    time.sleep(0.05)\n"), {"accepted"}, None),

@@ -35,11 +35,13 @@ def test_a_correct_fp8_solution_is_accepted_with_a_speedup(backend):
     assert all(case["passed"] for case in report["cases"]) and len(report["cases"]) == 12
     assert report["speedup"] is not None and report["speedup"] > 0
     assert 80 <= report["score"] <= 100 and report["wall_s"] > 0
+    assert "Score = 80 base points + 20 speed points" in report["diagnostics"]
 
 
+@pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 @pytest.mark.parametrize("path", sorted((FP8 / "wrong").glob("*.py")), ids=lambda p: p.stem)
-def test_each_known_wrong_fp8_solution_gets_its_verdict(path):
-    code, report = grade_lab("fp8-e4m3", str(path), "--backend", "local", "--json")
+def test_each_known_wrong_fp8_solution_gets_its_verdict(path, backend):
+    code, report = grade_lab("fp8-e4m3", str(path), "--backend", backend, "--json")
     assert code == 0 and isinstance(report, dict), report
     assert report["verdict"] == expected_verdict(path), report["diagnostics"]
     assert report["score"] == 0 and report["correct"] is False

@@ -1,0 +1,56 @@
+"""Every known solution of every lab folder through the real grading path (labs.pipeline.grade, the
+function behind grade_lab and the worker): correct ones are accepted, each wrong one gets the verdict and
+the feedback its header promises. Local backend for all, docker for one correct solution per lab."""
+
+from pathlib import Path
+
+import pytest
+
+from labs.content import lab_folder_get, labs_root
+from labs.pipeline import grade
+
+LABS = sorted(p.name for p in labs_root().iterdir() if (p / "lab.toml").exists())
+
+
+def header(path: Path) -> dict:
+    out = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("# "):
+            break
+        key, _, value = line[2:].partition(":")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def solutions(kind: str) -> list:
+    return [pytest.param(slug, path, id=f"{slug}/{path.stem}") for slug in LABS
+            for path in sorted((labs_root() / slug / "solutions" / kind).glob("*.py"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug, path", solutions("correct"))
+def test_correct_solutions_are_accepted(slug, path):
+    report = grade(lab_folder_get(slug), path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+    assert report.verdict == "accepted", report.diagnostics[:1000]
+    assert report.score >= lab_folder_get(slug).meta["points"] - lab_folder_get(slug).meta["speed_points"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug, path", solutions("wrong"))
+def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
+    promised = header(path)
+    report = grade(lab_folder_get(slug), path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+    assert report.verdict == promised["expect"], report.diagnostics[:1000]
+    said = "\n".join([report.diagnostics] + [case["message"] for case in report.cases])
+    assert promised["feedback"] in said, said[:1500]
+    assert report.score == 0
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", LABS)
+def test_one_correct_solution_per_lab_is_accepted_in_docker(slug):
+    path = sorted((labs_root() / slug / "solutions/correct").glob("*.py"))[0]
+    report = grade(lab_folder_get(slug), path.read_text(), name=f"every-docker-{slug}", backend="docker")
+    assert report.verdict == "accepted", report.diagnostics[:1000]
+    assert report.backend == "docker" and report.speedup is not None
