@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -26,6 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from graders.labs.hadamard import bound  # noqa: E402
 from kernels.hadamard import fwht, fwht_any, sylvester  # noqa: E402
 from kernels.int8 import dequantize_int8_asym, quantize_int8_asym  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import row, timed  # noqa: E402  (one timing method for every kernel bench)
 
 # --- naive versions ----------------------------------------------------------------------------------
 
@@ -64,30 +65,6 @@ def naive_fwht(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 # --- timing ------------------------------------------------------------------------------------------
-
-
-def timed(fn, repeats: int, device: torch.device) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def fmt(t: float) -> str:
-    return f"{t * 1e3:9.2f} ms" if t < 10 else f"{t:9.2f} s "
-
-
-def row(name: str, size: str, ref: float, others: list[tuple[str, float]]) -> None:
-    cells = "  ".join(f"{label} {fmt(t)} (reference {t / ref:5.2f}× faster)" if t >= ref else
-                      f"{label} {fmt(t)} (reference {ref / t:5.2f}× slower)" for label, t in others)
-    print(f"{name:<22} {size:<26} reference {fmt(ref)}  {cells}")
 
 
 def main() -> None:

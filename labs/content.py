@@ -108,3 +108,14 @@ def labs_sync(*, root: Path, dry_run: bool = False) -> tuple[list[str], list[str
             Lab.objects.filter(pk=row.pk).update(**fields)
             changes.append(f"lab {lab.slug}: updated")
     return changes, problems
+
+
+def solution_header(path: Path) -> dict[str, str]:
+    """The ``# expect:`` / ``# feedback:`` / ``# mistake:`` lines at the top of a known solution."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("# "):
+            break
+        key, _, value = line[2:].partition(":")
+        out[key.strip()] = value.strip()
+    return out

@@ -3,7 +3,7 @@
 The worker side of the harness protocol (docs/labs.md, docs/sandbox.md): inputs are made here from a
 secret per-run seed, expected outputs are computed here and never enter the sandbox, the sandbox runs
 the harness (``sandbox/harness/main.py``), and what comes back is checked here, trusting none of it.
-No ORM: the caller records the report.
+No queries: the caller records the report.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.conf import settings
 from graders.labs import CaseCheck, problem_module
 from graders.labs.score import lab_score, speedup
 from labs.content import LabFolder
+from labs.models import Submission
 from sandbox import Job, RunResult
 from sandbox import run as sandbox_run
 from sandbox.job import Limits
@@ -42,15 +43,7 @@ MAX_CODE_BYTES = 256 * 1024
 STARTUP_MARGIN_S = 60  # two interpreters importing torch, outside the lab's own time limit
 
 
-class Verdict:
-    ACCEPTED = "accepted"
-    WRONG_ANSWER = "wrong_answer"
-    TIME_LIMIT = "time_limit"
-    MEMORY_LIMIT = "memory_limit"
-    RUNTIME_ERROR = "runtime_error"
-    SYNTAX_ERROR = "syntax_error"
-    FORBIDDEN = "forbidden"
-    INTERNAL_ERROR = "internal_error"
+Verdict = Submission.Verdict  # one list of verdicts: the model's choices
 
 
 @dataclass

@@ -35,6 +35,27 @@ class CaseCheck:
     metrics: dict = field(default_factory=dict)
 
 
+def tensor_problem(got, name: str, like, what: str = "") -> str | None:
+    """Why ``got[name]`` cannot be compared with the expected tensor ``like``, or None. Checked before any
+    arithmetic: a subclass could run its own code inside the worker, a sparse or huge tensor could cost it."""
+    import torch
+
+    if not isinstance(got, dict) or name not in got:
+        return f"no output {name!r} was returned"
+    t = got[name]
+    if type(t) is not torch.Tensor:
+        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
+    if t.layout != torch.strided or t.is_quantized:
+        return f"{name} must be a dense tensor, got layout {t.layout}"
+    if t.dtype != like.dtype:
+        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
+    if tuple(t.shape) != tuple(like.shape):
+        return f"{name} must have shape {list(like.shape)}{f' ({what})' if what else ''}, got {list(t.shape)}"
+    if t.device != like.device:
+        return f"{name} must be on the input's device {like.device}, got {t.device}"
+    return None
+
+
 def problem_module(dotted: str):
     """Import a problem module named in ``lab.toml`` (only under ``graders.labs``)."""
     if not dotted.startswith("graders.labs."):

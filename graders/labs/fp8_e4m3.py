@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 
 ENTRY = ("encode_e4m3", "decode_e4m3")
 
@@ -139,22 +139,6 @@ def invoke(impl, inputs: dict) -> dict:
     return {"codes": impl.encode_e4m3(inputs["x"]), "values": impl.decode_e4m3(inputs["b"])}
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor) -> str | None:
-    """Why got[name] cannot be compared with `like` (None when it can)."""
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:  # subclasses could run their own code inside the worker
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have shape {list(like.shape)} (the input's), got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 def _hex(v: int) -> str:
@@ -175,7 +159,7 @@ def check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
 def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
     x, b = inputs["x"], inputs["b"]
     problems, metrics = [], {}
-    why = _tensor_problem(got, "codes", expected["codes"])
+    why = tensor_problem(got, "codes", expected["codes"])
     if why:
         problems.append(f"encode_e4m3: {why}")
     else:
@@ -198,7 +182,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
                     f"expected {_hex(int(exp_c.reshape(-1)[j]))}, got {_hex(int(got_c.reshape(-1)[j]))}. {rule}."
                 )
             problems.append(f"encode_e4m3 is wrong on {int(w.sum())} of {w.numel()} inputs, in these classes:\n" + "\n".join(lines))
-    why = _tensor_problem(got, "values", expected["values"])
+    why = tensor_problem(got, "values", expected["values"])
     if why:
         problems.append(f"decode_e4m3: {why}")
     else:

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 from kernels.gptq import dequantize, inverse_cholesky, layer_error
 
 ENTRY = ("gptq_quantize",)
@@ -71,22 +71,6 @@ def invoke(impl, inputs: dict) -> dict:
     return {"codes": codes, "scales": scales}
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor) -> str | None:
-    """Why got[name] cannot be compared with `like` (None when it can)."""
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:  # subclasses could run their own code inside the worker
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have shape {list(like.shape)}, got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 # --- replaying known mistakes (float64, unblocked) to tell the learner which one they made ---------------
@@ -165,7 +149,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
     min_match = float(accuracy.get("min_code_match", 0.99))
     max_ratio = float(accuracy.get("max_error_ratio", 1.005))
     for name in ("codes", "scales"):
-        why = _tensor_problem(got, name, expected[name])
+        why = tensor_problem(got, name, expected[name])
         if why:
             return CaseCheck(False, why)
     codes, scales = got["codes"].detach().cpu(), got["scales"].detach().cpu()

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 from kernels.hadamard import fwht_any
 
 ENTRY = ("fwht",)
@@ -111,22 +111,6 @@ def invoke(impl, inputs: dict) -> dict:
 # ----------------------------------------------------------------------------------------- check
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor) -> str | None:
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have {'the input' if name == 'y' else 'this'}'s shape {list(like.shape)}" + (
-            " (all leading dimensions kept)" if name == "y" else "") + f", got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 def bound(x64: torch.Tensor, rtol: float) -> torch.Tensor:
@@ -151,7 +135,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
     x = inputs["x"].detach().cpu()
     n = x.shape[-1]
     problems, metrics = [], {}
-    why = _tensor_problem(got, "x_sample", expected["x_sample"])
+    why = tensor_problem(got, "x_sample", expected["x_sample"])
     before = sample(x).reshape(-1)
     if why:
         problems.append(f"x_sample (your input after the call): {why}")
@@ -162,7 +146,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
         problems.append(f"fwht modified its input x in place ({int(changed.sum())} of {changed.numel()} sampled "
                         f"elements changed, e.g. {float(before[j])!r} became {float(after[j])!r}). The caller still "
                         "owns x: compute into a new tensor (clone first if your algorithm works in place).")
-    why = _tensor_problem(got, "y", expected["y"])
+    why = tensor_problem(got, "y", expected["y"])
     if why:
         problems.append(f"fwht: {why}")
         return CaseCheck(False, "\n".join(problems), metrics)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 
 ENTRY = ("quantize_int8_asym", "dequantize_int8_asym")
 QMAX = 255
@@ -116,21 +116,6 @@ def invoke(impl, inputs: dict) -> dict:
 # ----------------------------------------------------------------------------------------- check
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor, what: str) -> str | None:
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have shape {list(like.shape)} ({what}), got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 def _ulps(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -212,7 +197,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
     keep = [w.shape[0], 1] if axis == 0 else [1, w.shape[1]]
     per = f"one per channel, keepdim: {keep} for axis={axis}"
     problems, metrics = [], {}
-    bad = {name: _tensor_problem(got, name, expected[name], what) for name, what in
+    bad = {name: tensor_problem(got, name, expected[name], what) for name, what in
            (("q", "w's shape"), ("scale", per), ("zero_point", per), ("deq", "q's shape"))}
     if bad["scale"] and isinstance(got, dict) and type(got.get("scale")) is torch.Tensor \
             and got["scale"].numel() == w.shape[other] and w.shape[0] != w.shape[1]:

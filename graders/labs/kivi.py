@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 from kernels.kivi import quantized_lengths
 
 ENTRY = ("kivi_quantize", "kivi_dequantize")
@@ -57,22 +57,6 @@ def invoke(impl, inputs: dict) -> dict:
     return out
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor) -> str | None:
-    """Why got[name] cannot be compared with `like` (None when it can)."""
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:  # subclasses could run their own code inside the worker
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have shape {list(like.shape)}, got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 def cache_bytes(out: dict) -> int | str:
@@ -172,7 +156,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
     max_bytes = float(accuracy.get("max_bytes_ratio", 1.1))
     max_att = float(accuracy.get("max_attention_error_ratio", 1.05))
     for name in ("k_hat", "v_hat"):
-        why = _tensor_problem(got, name, expected[name])
+        why = tensor_problem(got, name, expected[name])
         if why:
             return CaseCheck(False, f"kivi_dequantize: {why}")
     k, v, g = inputs["k"].cpu(), inputs["v"].cpu(), inputs["group_size"]

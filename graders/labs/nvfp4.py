@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from graders.labs import CaseCheck
+from graders.labs import CaseCheck, tensor_problem
 from kernels.fp8 import decode_e4m3, encode_e4m3
 
 ENTRY = ("nvfp4_quantize", "nvfp4_dequantize")
@@ -56,22 +56,6 @@ def invoke(impl, inputs: dict) -> dict:
     return {"codes": codes, "block_scales": block_scales, "tensor_scale": tensor_scale, "x_hat": x_hat}
 
 
-def _tensor_problem(got: dict, name: str, like: torch.Tensor) -> str | None:
-    """Why got[name] cannot be compared with `like` (None when it can)."""
-    if not isinstance(got, dict) or name not in got:
-        return f"no output {name!r} was returned"
-    t = got[name]
-    if type(t) is not torch.Tensor:  # subclasses could run their own code inside the worker
-        return f"{name} must be a torch.Tensor, got {type(t).__name__}"
-    if t.layout != torch.strided or t.is_quantized:
-        return f"{name} must be a dense tensor, got layout {t.layout}"
-    if t.dtype != like.dtype:
-        return f"{name} must have dtype {like.dtype}, got {t.dtype}"
-    if tuple(t.shape) != tuple(like.shape):
-        return f"{name} must have shape {list(like.shape)}, got {list(t.shape)}"
-    if t.device != like.device:
-        return f"{name} must be on the input's device {like.device}, got {t.device}"
-    return None
 
 
 def _unpack(packed: torch.Tensor) -> torch.Tensor:
@@ -91,7 +75,7 @@ def check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
 
 def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
     for name in ("tensor_scale", "block_scales", "codes", "x_hat"):
-        why = _tensor_problem(got, name, expected[name])
+        why = tensor_problem(got, name, expected[name])
         if why:
             return CaseCheck(False, why)
     x = inputs["x"].cpu()

@@ -2,24 +2,13 @@
 function behind grade_lab and the worker): correct ones are accepted, each wrong one gets the verdict and
 the feedback its header promises. Local backend for all, docker for one correct solution per lab."""
 
-from pathlib import Path
 
 import pytest
 
-from labs.content import lab_folder_get, labs_root
+from labs.content import lab_folder_get, labs_root, solution_header
 from labs.pipeline import grade
 
 LABS = sorted(p.name for p in labs_root().iterdir() if (p / "lab.toml").exists())
-
-
-def header(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        if not line.startswith("# "):
-            break
-        key, _, value = line[2:].partition(":")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def solutions(kind: str) -> list:
@@ -38,7 +27,7 @@ def test_correct_solutions_are_accepted(slug, path):
 @pytest.mark.slow
 @pytest.mark.parametrize("slug, path", solutions("wrong"))
 def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
-    promised = header(path)
+    promised = solution_header(path)
     report = grade(lab_folder_get(slug), path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
     assert report.verdict == promised["expect"], report.diagnostics[:1000]
     said = "\n".join([report.diagnostics] + [case["message"] for case in report.cases])

@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from graders.labs import CaseCheck, problem_module
+from labs.content import solution_header
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = ("fp8-e4m3", "gptq", "kivi", "nvfp4", "int8-asym", "hadamard")
@@ -38,16 +39,6 @@ def load(path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def header(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        if not line.startswith("# "):
-            break
-        key, _, value = line[2:].partition(":")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def solutions(kind: str) -> list:
@@ -116,7 +107,7 @@ def test_correct_solution_passes_every_test_case(slug, path):
 @pytest.mark.parametrize(("slug", "path"), solutions("wrong"))
 def test_wrong_solution_fails_with_its_feedback(slug, path):
     info = lab(slug)
-    head = header(path)
+    head = solution_header(path)
     assert {"expect", "feedback", "mistake"} <= head.keys() and head["feedback"] and head["mistake"]
     if head["expect"] == "forbidden":
         found = forbidden_uses(path, info["meta"])
