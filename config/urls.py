@@ -6,5 +6,6 @@ urlpatterns = [
     path("", include("cohorts.urls")),
     path("questions/", include("quizzes.urls")),
     path("labs/", include("labs.urls")),
+    path("drills/", include("drills.urls")),
     path("api/", include("labs.api")),
 ]

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "cohorts",
     "quizzes",
     "labs",
+    "drills",
 ]
 
 MIDDLEWARE = [
@@ -107,7 +108,9 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     BROKER_DIR.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(BROKER_DIR), "data_folder_out": str(BROKER_DIR)}
+    (BROKER_DIR / "control").mkdir(exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder_in": str(BROKER_DIR), "data_folder_out": str(BROKER_DIR),
+                                       "control_folder": str(BROKER_DIR / "control")}
 else:
     # Above the longest task (hard limit) so a slow task is not redelivered while it still runs.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

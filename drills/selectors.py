@@ -1,0 +1,67 @@
+"""Reads: the due queue and the counts of new / learning / due cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from django.db.models import Count, Exists, OuterRef, Q
+
+from .models import Card, ReviewLog, ReviewState, State
+
+
+def _day_start(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
+def new_left_today(*, user, now: datetime, new_per_day: int) -> int:
+    introduced = ReviewLog.objects.filter(user=user, state_before=State.NEW, reviewed_at__gte=_day_start(now)).count()
+    return max(0, new_per_day - introduced)
+
+
+def _new_cards(*, user, deck=None):
+    qs = Card.objects.filter(~Exists(ReviewState.objects.filter(user=user, card=OuterRef("pk"))))
+    return qs.filter(deck=deck) if deck is not None else qs
+
+
+@dataclass
+class QueueItem:
+    card: Card
+    state: ReviewState | None  # None: a new card
+
+
+def due_queue(*, user, now: datetime, limit: int, new_per_day: int = 20, deck=None) -> list[QueueItem]:
+    """Due learning/relearning/review cards (earliest due first), then new cards up to the daily limit.
+
+    Three queries whatever the number of cards: the due states (index (user, due)), today's new count, the
+    new cards.
+    """
+    due = ReviewState.objects.filter(user=user, due__lte=now).select_related("card", "card__deck")
+    if deck is not None:
+        due = due.filter(card__deck=deck)
+    items = [QueueItem(card=s.card, state=s) for s in due.order_by("due", "id")[:limit]]
+    room = min(limit - len(items), new_left_today(user=user, now=now, new_per_day=new_per_day))
+    if room > 0:
+        news = _new_cards(user=user, deck=deck).select_related("deck").order_by("deck__slug", "order", "id")[:room]
+        items += [QueueItem(card=c, state=None) for c in news]
+    return items
+
+
+@dataclass
+class Counts:
+    new: int
+    learning: int
+    due: int
+
+
+def queue_counts(*, user, now: datetime, new_per_day: int = 20, deck=None) -> Counts:
+    """new: new cards available today (capped by the daily limit); learning: learning/relearning cards due now;
+    due: review-state cards due now."""
+    states = ReviewState.objects.filter(user=user, due__lte=now)
+    if deck is not None:
+        states = states.filter(card__deck=deck)
+    agg = states.aggregate(learning=Count("id", filter=Q(state__in=[State.LEARNING, State.RELEARNING])),
+                           due=Count("id", filter=Q(state=State.REVIEW)))
+    new_available = _new_cards(user=user, deck=deck).count()
+    new = min(new_available, new_left_today(user=user, now=now, new_per_day=new_per_day))
+    return Counts(new=new, learning=agg["learning"], due=agg["due"])
