@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from drills.services import decks_load
 from quizzes.content import Content, QuestionData, read_content
 from quizzes.models import AnswerKeyChange, Part, Question
 
@@ -141,6 +142,7 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 report = content_load(content)
+                drills = decks_load(content.decks)
                 if labs_sync is not None and not check:
                     labs_changes, lab_problems = labs_sync(root=root / "labs", dry_run=False)
                     if lab_problems:
@@ -160,12 +162,15 @@ class Command(BaseCommand):
             w(f"  answer key changed: {ref} (AnswerKeyChange recorded; regrade its responses)")
         for note in report.notes:
             w(f"  note: {note}")
-        w(f"drills: {n_cards} cards in {len(content.decks)} decks validated (not loaded: no drills app yet)")
+        w(f"{prefix}drills: {n_cards} cards in {len(content.decks)} decks: created {drills['created']}, "
+          f"updated {drills['updated']}, unchanged {drills['unchanged']}")
+        for note in drills["notes"]:
+            w(f"  note: {note}")
         if labs_skip:
             w(labs_skip)
         else:
             w(f"labs: {len(labs_changes)} change{'s' if len(labs_changes) != 1 else ''}")
             for c in labs_changes:
                 w(f"  {c}")
-        if not report.changed and not (labs_changes and labs_sync is not None):
+        if not report.changed and not (drills["created"] or drills["updated"]) and not (labs_changes and labs_sync is not None):
             w("nothing changed")
