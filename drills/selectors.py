@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q
 
 from .models import Card, ReviewLog, ReviewState, State
+
+LEARN_AHEAD = timedelta(minutes=20)  # as Anki: learning steps due this soon count, and are shown when nothing else is
 
 
 def _day_start(now: datetime) -> datetime:
@@ -44,6 +46,12 @@ def due_queue(*, user, now: datetime, limit: int, new_per_day: int = 20, deck=No
     if room > 0:
         news = _new_cards(user=user, deck=deck).select_related("deck").order_by("deck__slug", "order", "id")[:room]
         items += [QueueItem(card=c, state=None) for c in news]
+    if not items:  # nothing due and no new card left: learning steps due within the learn-ahead window
+        ahead = due.model.objects.filter(user=user, due__lte=now + LEARN_AHEAD,
+                                         state__in=[State.LEARNING, State.RELEARNING]).select_related("card", "card__deck")
+        if deck is not None:
+            ahead = ahead.filter(card__deck=deck)
+        items = [QueueItem(card=s.card, state=s) for s in ahead.order_by("due", "id")[:limit]]
     return items
 
 
@@ -55,13 +63,13 @@ class Counts:
 
 
 def queue_counts(*, user, now: datetime, new_per_day: int = 20, deck=None) -> Counts:
-    """new: new cards available today (capped by the daily limit); learning: learning/relearning cards due now;
-    due: review-state cards due now."""
-    states = ReviewState.objects.filter(user=user, due__lte=now)
+    """new: new cards available today (capped by the daily limit); learning: learning/relearning cards due within
+    the learn-ahead window (20 minutes); due: review-state cards due now."""
+    states = ReviewState.objects.filter(user=user, due__lte=now + LEARN_AHEAD)
     if deck is not None:
         states = states.filter(card__deck=deck)
     agg = states.aggregate(learning=Count("id", filter=Q(state__in=[State.LEARNING, State.RELEARNING])),
-                           due=Count("id", filter=Q(state=State.REVIEW)))
+                           due=Count("id", filter=Q(state=State.REVIEW, due__lte=now)))
     new_available = _new_cards(user=user, deck=deck).count()
     new = min(new_available, new_left_today(user=user, now=now, new_per_day=new_per_day))
     return Counts(new=new, learning=agg["learning"], due=agg["due"])
