@@ -204,7 +204,7 @@ def import_notes(*, deck_slug: str, notes: list[Note], title: str | None = None)
     with transaction.atomic():
         deck, _ = deck_upsert(slug=deck_slug, title=title or deck_slug)
         for order, note in enumerate(notes):
-            front, back = from_anki_latex(note.front), from_anki_latex(note.back)
+            front, back = (from_anki_latex(t.replace("<br>", "\n")) for t in (note.front, note.back))
             existing = Card.objects.filter(guid=note.guid).first() if note.guid else None
             key = existing.key if existing is not None and existing.deck_id == deck.id else note_key(note)
             fields = {"front": front, "back": back, "tags": list(note.tags)}
