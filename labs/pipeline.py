@@ -126,7 +126,8 @@ def grade(lab: LabFolder, code: str, *, name: str, backend: str | None = None, d
         "forbidden_names": list(lab.meta.get("forbidden_names", [])),
         "warmup": warmup, "repeats": repeats, "time_limit_s": time_limit, "device": device,
     }).encode()
-    limits = Limits(wall_s=time_limit + STARTUP_MARGIN_S, memory_mb=int(lab.meta["limits"]["memory_mb"]))
+    memory = int(lab.meta["limits"]["memory_mb"])
+    limits = Limits(wall_s=time_limit + STARTUP_MARGIN_S, memory_mb=memory, scratch_mb=min(1024, memory // 2))
     job = Job(name=name, files=files, argv=("{python}", "-I", "{job}/harness/main.py", "{job}"), limits=limits,
               gpus=settings.SANDBOX_GPUS if device == "cuda" else "")
 

@@ -12,8 +12,8 @@ class Limits:
     cpus: float = 1.0
     pids: int = 64
     open_files: int = 256
-    scratch_mb: int = 256
-    stdout_bytes: int = 64 * 1024 * 1024  # the harness's result archive comes back on stdout
+    scratch_mb: int = 1024  # a tmpfs: only what is written counts, against memory_mb
+    stdout_bytes: int = 640 * 1024 * 1024  # the harness's result archive comes back on stdout
     stderr_bytes: int = 64 * 1024
 
 

@@ -159,7 +159,7 @@ def check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
 def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
     x, b = inputs["x"], inputs["b"]
     problems, metrics = [], {}
-    why = tensor_problem(got, "codes", expected["codes"])
+    why = tensor_problem(got, "codes", expected["codes"], "the input's")
     if why:
         problems.append(f"encode_e4m3: {why}")
     else:
@@ -182,7 +182,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
                     f"expected {_hex(int(exp_c.reshape(-1)[j]))}, got {_hex(int(got_c.reshape(-1)[j]))}. {rule}."
                 )
             problems.append(f"encode_e4m3 is wrong on {int(w.sum())} of {w.numel()} inputs, in these classes:\n" + "\n".join(lines))
-    why = tensor_problem(got, "values", expected["values"])
+    why = tensor_problem(got, "values", expected["values"], "the input's")
     if why:
         problems.append(f"decode_e4m3: {why}")
     else:

@@ -146,7 +146,7 @@ def _check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck
         problems.append(f"fwht modified its input x in place ({int(changed.sum())} of {changed.numel()} sampled "
                         f"elements changed, e.g. {float(before[j])!r} became {float(after[j])!r}). The caller still "
                         "owns x: compute into a new tensor (clone first if your algorithm works in place).")
-    why = tensor_problem(got, "y", expected["y"])
+    why = tensor_problem(got, "y", expected["y"], "the input's: all leading dimensions kept")
     if why:
         problems.append(f"fwht: {why}")
         return CaseCheck(False, "\n".join(problems), metrics)

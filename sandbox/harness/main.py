@@ -38,7 +38,7 @@ from pathlib import Path
 
 LOG_CAP = 64 * 1024
 TRACEBACK_CAP = 8 * 1024
-OUTPUT_CAP = 48 * 1024 * 1024  # all output tensors together
+OUTPUT_CAP = 512 * 1024 * 1024  # all output tensors together (the worker's stdout cap is above it)
 STARTUP_S = 20.0  # interpreter and torch import, outside the lab's time limit
 
 
@@ -174,16 +174,16 @@ def parent(job_dir: Path) -> None:
     submission = run_child(job_dir, "submission", scratch / "submission", deadline)
     result = {"reference": reference, "submission": submission, "harness_wall_s": time.monotonic() - started}
 
-    archive = io.BytesIO()
+    # Streamed, one file in memory at a time: benchmark outputs can be tens of megabytes.
     budget = OUTPUT_CAP
-    with tarfile.open(fileobj=archive, mode="w") as tar:
+    with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
         for name in job["tests"] + [f"bench-{b}" for b in job["benchmarks"]]:
             data = _read_regular(scratch / "submission" / "out" / f"{name}.pt", budget)
             if data is not None:
                 budget -= len(data)
                 _add(tar, f"out/{name}.pt", data)
+                del data
         _add(tar, "result.json", json.dumps(result).encode())
-    sys.stdout.buffer.write(archive.getvalue())
     sys.stdout.buffer.flush()
 
 
