@@ -73,3 +73,36 @@ def queue_counts(*, user, now: datetime, new_per_day: int = 20, deck=None) -> Co
     new_available = _new_cards(user=user, deck=deck).count()
     new = min(new_available, new_left_today(user=user, now=now, new_per_day=new_per_day))
     return Counts(new=new, learning=agg["learning"], due=agg["due"])
+
+
+def progress_stats(*, user, now: datetime, days: int = 30) -> dict:
+    """Reviews per day (last ``days``), true retention, due forecast (next ``days``), per-topic strength."""
+    from django.db.models.functions import TruncDate
+
+    today = now.astimezone(UTC).date()
+    start = _day_start(now) - timedelta(days=days - 1)
+    per_day = dict(ReviewLog.objects.filter(user=user, reviewed_at__gte=start)
+                   .annotate(day=TruncDate("reviewed_at", tzinfo=UTC)).values("day")
+                   .annotate(n=Count("id")).values_list("day", "n"))
+    past = [today - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    mature = ReviewLog.objects.filter(user=user, state_before=State.REVIEW).aggregate(
+        n=Count("id"), passed=Count("id", filter=Q(rating__gte=2)))
+    retention = mature["passed"] / mature["n"] if mature["n"] else None
+    horizon = _day_start(now) + timedelta(days=days)
+    forecast_rows = dict(ReviewState.objects.filter(user=user, due__lt=horizon)
+                         .annotate(day=TruncDate("due", tzinfo=UTC)).values("day")
+                         .annotate(n=Count("id")).values_list("day", "n"))
+    future = [today + timedelta(days=i) for i in range(days)]
+    overdue = sum(n for d, n in forecast_rows.items() if d < today)
+    forecast = [forecast_rows.get(d, 0) + (overdue if i == 0 else 0) for i, d in enumerate(future)]
+    topics: dict[str, list[int]] = {}
+    for rating, tags in ReviewLog.objects.filter(user=user).values_list("rating", "card__tags"):
+        for tag in tags or []:
+            t = topics.setdefault(tag, [0, 0])
+            t[0] += 1
+            t[1] += rating >= 2
+    strength = sorted(({"topic": k, "reviews": n, "strength": round(p / n, 3)} for k, (n, p) in topics.items()),
+                      key=lambda r: (r["strength"], r["topic"]))
+    return {"days": [d.isoformat() for d in past], "reviews": [per_day.get(d, 0) for d in past],
+            "retention": retention, "mature_reviews": mature["n"],
+            "forecast_days": [d.isoformat() for d in future], "forecast": forecast, "topics": strength}

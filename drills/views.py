@@ -99,3 +99,9 @@ def deck_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
         resp["Content-Disposition"] = f'attachment; filename="{slug}.apkg"'
         return resp
     raise Http404("format is tsv or apkg")
+
+
+@login_required
+def progress(request: HttpRequest) -> HttpResponse:
+    stats = selectors.progress_stats(user=request.user, now=timezone.now())
+    return render(request, "drills/progress.html", {"stats": stats})

@@ -50,6 +50,9 @@ def test_three_cards_reviewed_with_the_keyboard(web_server):
             page.wait_for_selector("#count-new")
             assert counts(page) == expected
         shot(page, "drills-review-keyboard")
+        page.goto(web_server + "/drills/progress/")
+        page.wait_for_function("() => window.Chart && Chart.getChart('chart-reviews') !== undefined")
+        shot(page, "drills-progress")
         assert errors == []
     assert [log.rating for log in ReviewLog.objects.order_by("id")] == [1, 3, 4]
     assert len(set(seen)) == 3
