@@ -400,12 +400,8 @@ def _problem_line(spec: Map, message: str, default: int) -> int:
     return default
 
 
-# ----------------------------------------------------------------------------- questions
-
-
-def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> QuestionData | None:
-    check = _Checker(rel, problems)
-    before = len(problems)
+def _read_mapping(path: Path, check: _Checker, not_a_mapping: str) -> Map | None:
+    """A content file's YAML as a line-numbered mapping, or None with the problem recorded at its line."""
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -416,7 +412,19 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
         check.error(mark.line + 1 if mark else 1, f"YAML error: {getattr(exc, 'problem', None) or exc}")
         return None
     if not isinstance(data, Map):
-        check.error(1, "a question file must be a YAML mapping")
+        check.error(1, not_a_mapping)
+        return None
+    return data
+
+
+# ----------------------------------------------------------------------------- questions
+
+
+def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> QuestionData | None:
+    check = _Checker(rel, problems)
+    before = len(problems)
+    data = _read_mapping(path, check, "a question file must be a YAML mapping")
+    if data is None:
         return None
     check.keys(data, QUESTION_KEYS, "question", required=[k for k, req in QUESTION_KEYS.items() if req])
     slug = check.text(data, "slug", "question", required=True)
@@ -490,17 +498,8 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
 def read_deck(path: Path, rel: str, problems: list[Problem]) -> DeckData | None:
     check = _Checker(rel, problems)
     before = len(problems)
-    try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        check.error(1, f"not UTF-8: {exc}")
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        check.error(mark.line + 1 if mark else 1, f"YAML error: {getattr(exc, 'problem', None) or exc}")
-        return None
-    if not isinstance(data, Map):
-        check.error(1, "a deck file must be a YAML mapping {deck: ..., cards: [...]}")
+    data = _read_mapping(path, check, "a deck file must be a YAML mapping {deck: ..., cards: [...]}")
+    if data is None:
         return None
     check.keys(data, DECK_KEYS, "deck file", required=DECK_KEYS)
     info = data.get("deck")
