@@ -21,6 +21,7 @@ expected outputs with the reference kernel and check the submission's outputs) a
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass, field
 
@@ -33,6 +34,19 @@ class CaseCheck:
     passed: bool
     message: str = ""
     metrics: dict = field(default_factory=dict)
+
+
+def last_resort(check):
+    """Wraps a problem module's ``check``: hostile outputs must give a failed check, never an exception."""
+
+    @functools.wraps(check)
+    def guarded(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
+        try:
+            return check(inputs, expected, got, accuracy)
+        except Exception as exc:  # noqa: BLE001 - whatever the submission returned, the worker survives
+            return CaseCheck(False, f"could not compare the outputs: {type(exc).__name__}: {exc}")
+
+    return guarded
 
 
 def tensor_problem(got, name: str, like, what: str = "") -> str | None:

@@ -7,16 +7,8 @@ import pytest
 
 from drills.models import Card, Deck, ReviewLog
 from drills.services import card_guid
-from tests.e2e.browser import chromium_page, shot
-from tests.factories import PASSWORD, user_make
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+from tests.e2e.browser import chromium_page, log_in, shot
+from tests.factories import user_make
 
 
 def counts(page) -> tuple[int, int, int]:

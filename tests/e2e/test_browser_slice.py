@@ -6,17 +6,9 @@ import pytest
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
 from labs.content import labs_root, labs_sync
-from tests.e2e.browser import chromium_page, shot
+from tests.e2e.browser import chromium_page, log_in, shot
 from tests.e2e.test_submission_flow import CORRECT
-from tests.factories import PASSWORD, instructor_make, question_make, user_make
-
-
-def log_in(page, base: str, username: str) -> None:
-    page.goto(base + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+from tests.factories import instructor_make, question_make, user_make
 
 
 @pytest.mark.django_db(transaction=True)
