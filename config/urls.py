@@ -4,7 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("cohorts.urls")),
-    path("questions/", include("quizzes.urls")),
+    path("", include("quizzes.urls")),
     path("labs/", include("labs.urls")),
     path("drills/", include("drills.urls")),
     path("api/", include("labs.api")),

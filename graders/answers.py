@@ -289,6 +289,24 @@ def preview_answer(text: str, spec: dict) -> AnswerResult:
         return AnswerResult(False, 0.0, "", None, None)
 
 
+def expected_answer(spec: dict, *, params: dict | None = None) -> str | None:
+    """The key as LaTeX, for the review page (choice keys are shown by marking the options instead)."""
+    kind = spec.get("kind", "symbolic")
+    params = params or {}
+    try:
+        if kind == "symbolic":
+            return to_latex(_part(spec, params).key.tree, normalize_symbols(spec.get("symbols"))[1])
+        if kind == "numeric":
+            value = _number(spec["formula"] if "formula" in spec else spec["answer"], params)
+            unit = numeric.canonical_unit(spec.get("unit"))
+            return numeric.quantity_latex(parse(numeric._fmt(value), Env()), unit)
+        if kind == "ordering":
+            return choice._parsed([str(x) for x in spec.get("order") or []])
+    except Exception:
+        log.exception("could not show the key of a %s part", kind)
+    return None
+
+
 @functools.lru_cache(maxsize=256)
 def _preview_env(key: str) -> Env:
     domains, latex = json.loads(key)

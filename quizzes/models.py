@@ -85,3 +85,128 @@ class Response(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.part_id}: {self.score:.2f}"
+
+
+class Quiz(models.Model):
+    """A quiz: a fixed list of questions or a blueprint of draws, with its clock and feedback rules.
+
+    ``question_slugs`` is the fixed list; otherwise ``blueprint`` is a list of draws, each
+    ``{"count": N, "group": ..., "tier": ..., "tags": [...], "seed": ...}`` (every key but count optional;
+    ``tags`` matches a question with any of them, ``seed`` the seed file the question comes from)."""
+
+    class Feedback(models.TextChoices):
+        EACH_PART = "each_part", "after each part (practice quiz: untimed, unlimited tries)"
+        AFTER_SUBMIT = "after_submit", "after submission"
+        AFTER_CLOSE = "after_close", "after the window closes"
+
+    slug = models.SlugField(max_length=120, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    builtin = models.BooleanField(default=False, help_text="kept in step with the content by load_content")
+    question_slugs = models.JSONField(default=list, blank=True)
+    blueprint = models.JSONField(default=list, blank=True)
+    time_limit_s = models.PositiveIntegerField(null=True, blank=True, help_text="empty: untimed")
+    max_attempts = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unlimited")
+    opens_at = models.DateTimeField(null=True, blank=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    shuffle_questions = models.BooleanField(default=False)
+    shuffle_options = models.BooleanField(default=False)
+    feedback = models.CharField(max_length=20, choices=Feedback.choices, default=Feedback.AFTER_SUBMIT)
+    allow_practice = models.BooleanField(default=False, help_text="learners may also take it as practice")
+    cohort = models.ForeignKey("cohorts.Cohort", null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="quizzes", help_text="empty: every learner")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="quizzes_created")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-builtin", "title"]
+        verbose_name_plural = "quizzes"
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Extension(models.Model):
+    """Extra time an instructor granted one learner on one quiz (an audit row: who, how much, why)."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="extensions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_extensions")
+    extra_s = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="extensions_granted")
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-granted_at"]
+
+
+class Attempt(models.Model):
+    """One learner's go at a quiz. The server's ``deadline`` is the only clock that counts.
+
+    ``layout`` fixes at the start what this attempt asks: ``[{"question": id, "parts": [id, ...],
+    "options": {"<part id>": [option ids in display order]}}, ...]``; ``seed`` fixes the learner's numbers."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "in progress"
+        CLOSED = "closed", "submitted, being graded"
+        GRADED = "graded", "graded"
+
+    class ClosedBy(models.TextChoices):
+        LEARNER = "learner", "submitted by the learner"
+        DEADLINE = "deadline", "submitted automatically at the deadline"
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="attempts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    practice = models.BooleanField(default=False)
+    seed = models.BigIntegerField()
+    layout = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField(null=True, blank=True, help_text="empty: untimed")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="answers saved after this do not count")
+    closed_by = models.CharField(max_length=10, choices=ClosedBy.choices, blank=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+    score = models.FloatField(null=True, blank=True, help_text="points earned")
+    max_score = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["quiz", "user", "number"], name="attempt_number_unique"),
+            # Two tabs or a retried "start" resume one attempt instead of opening a second.
+            models.UniqueConstraint(fields=["quiz", "user"], condition=models.Q(status="open"),
+                                    name="one_open_attempt_per_quiz"),
+        ]
+        indexes = [models.Index(fields=["status", "deadline"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.quiz_id} #{self.number}"
+
+    @property
+    def percent(self) -> float | None:
+        return None if self.score is None or not self.max_score else 100 * self.score / self.max_score
+
+
+class AttemptAnswer(models.Model):
+    """The latest saved answer to one part within an attempt, and its grade once graded."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="answers")
+    part = models.ForeignKey(Part, on_delete=models.CASCADE, related_name="attempt_answers")
+    answer = models.TextField(max_length=4000, blank=True)
+    saved_at = models.DateTimeField()
+    tries = models.PositiveIntegerField(default=0, help_text="checks asked for in practice mode")
+    graded = models.BooleanField(default=False)
+    correct = models.BooleanField(default=False)
+    score = models.FloatField(default=0.0, help_text="fraction of the part's points")
+    feedback = models.TextField(blank=True)
+    parsed = models.TextField(blank=True)
+    undecided = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["attempt", "part"], name="one_answer_per_part")]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id}/{self.part_id}"

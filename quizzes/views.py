@@ -4,13 +4,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from quizzes.catalogue import CARD_GROUP
 from quizzes.models import Part, Question, Response
 from quizzes.services import part_params, prompt_fill, response_save
 
 
 @login_required
 def question_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "quizzes/question_list.html", {"questions": Question.objects.all()})
+    questions = Question.objects.exclude(group=CARD_GROUP)  # card mirrors are reached through their decks
+    return render(request, "quizzes/question_list.html", {"questions": questions})
 
 
 @login_required

@@ -126,6 +126,9 @@ LAB_STUCK_AFTER_S = int(env("LAB_STUCK_AFTER_S", "900"))
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-submissions": {"task": "labs.tasks.sweep_stuck_submissions",
                                   "schedule": float(env("LAB_SWEEP_EVERY_S", "60"))},
+    # Attempts are also closed on the learner's next request; this catches the ones nobody looks at.
+    "close-overdue-attempts": {"task": "quizzes.tasks.close_overdue_attempts",
+                               "schedule": float(env("QUIZ_SWEEP_EVERY_S", "15"))},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

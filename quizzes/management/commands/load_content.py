@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from drills.services import decks_load
+from quizzes.catalogue import CARD_GROUP, catalogue_sync
 from quizzes.content import Content, QuestionData, read_content
 from quizzes.models import AnswerKeyChange, Part, Question
 
@@ -91,7 +92,7 @@ def content_load(content: Content) -> LoadReport:
     for q in content.questions:
         _load_question(q, report)
     file_slugs = {q.slug for q in content.questions}
-    for slug in Question.objects.exclude(slug__in=file_slugs).values_list("slug", flat=True):
+    for slug in Question.objects.exclude(slug__in=file_slugs).exclude(group=CARD_GROUP).values_list("slug", flat=True):
         report.notes.append(f"{slug}: in the database but not in the files (kept)")
     return report
 
@@ -143,6 +144,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 report = content_load(content)
                 drills = decks_load(content.decks)
+                quizzes = catalogue_sync()
                 if labs_sync is not None and not check:
                     labs_changes, lab_problems = labs_sync(root=root / "labs", dry_run=False)
                     if lab_problems:
@@ -166,11 +168,12 @@ class Command(BaseCommand):
           f"updated {drills['updated']}, unchanged {drills['unchanged']}")
         for note in drills["notes"]:
             w(f"  note: {note}")
+        w(f"{prefix}quizzes: {len(quizzes)} built-in quiz{'zes' if len(quizzes) != 1 else ''} created or updated")
         if labs_skip:
             w(labs_skip)
         else:
             w(f"labs: {len(labs_changes)} change{'s' if len(labs_changes) != 1 else ''}")
             for c in labs_changes:
                 w(f"  {c}")
-        if not report.changed and not (drills["created"] or drills["updated"]) and not (labs_changes and labs_sync is not None):
+        if not report.changed and not (drills["created"] or drills["updated"]) and not quizzes and not (labs_changes and labs_sync is not None):
             w("nothing changed")

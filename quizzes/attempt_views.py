@@ -1,0 +1,178 @@
+"""Quiz and attempt pages: thin, each one a selector read or one service call."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from cohorts.roles import is_instructor
+from quizzes import selectors
+from quizzes.attempts import (AttemptClosed, QuizUnavailable, answer_check, answer_save, attempt_expire_if_due,
+                              attempt_start, attempt_submit, extension_grant)
+from quizzes.catalogue import tag_quiz_get
+from quizzes.forms import ExtensionForm, QuizForm
+from quizzes.models import Attempt, Extension, Quiz
+
+
+def _answer_from(request: HttpRequest, name: str = "answer") -> str:
+    """A choice part's checkboxes arrive as several values: joined, as the grader reads them ("a,c")."""
+    return ",".join(v for v in request.POST.getlist(name) if v) if len(request.POST.getlist(name)) > 1 \
+        else request.POST.get(name, "")
+
+
+@login_required
+def quiz_list(request: HttpRequest) -> HttpResponse:
+    quizzes = [selectors.quiz_summary(quiz=q, user=request.user) for q in selectors.quizzes_visible(user=request.user)
+               if not q.slug.startswith("drills-tag-")]
+    return render(request, "quizzes/quiz_list.html", {"quizzes": quizzes})
+
+
+@login_required
+def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = selectors.quiz_get(user=request.user, slug=slug)
+    attempts = Attempt.objects.filter(quiz=quiz, user=request.user)
+    return render(request, "quizzes/quiz_detail.html", {**selectors.quiz_summary(quiz=quiz, user=request.user),
+                                                        "attempts": attempts, "now": timezone.now()})
+
+
+@login_required
+@require_POST
+def quiz_start(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = selectors.quiz_get(user=request.user, slug=slug)
+    try:
+        attempt = attempt_start(user=request.user, quiz=quiz, practice=request.POST.get("mode") == "practice")
+    except QuizUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("quizzes:quiz", slug=slug)
+    return redirect("quizzes:attempt", attempt_id=attempt.id)
+
+
+@login_required
+def drill_tag_quiz(request: HttpRequest, tag: str) -> HttpResponse:
+    quiz = tag_quiz_get(tag=tag)
+    if quiz is None:
+        raise Http404("No drill card with a graded answer has this tag.")
+    return redirect("quizzes:quiz", slug=quiz.slug)
+
+
+@login_required
+def attempt_take(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = attempt_expire_if_due(attempt=selectors.attempt_get(user=request.user, attempt_id=attempt_id))
+    if attempt.status != Attempt.Status.OPEN:
+        if attempt.closed_by == Attempt.ClosedBy.DEADLINE:
+            messages.info(request, "Time was up: the attempt was submitted at its deadline with every answer "
+                                   "saved in time.")
+        return redirect("quizzes:review", attempt_id=attempt.id)
+    remaining = None if attempt.deadline is None else (attempt.deadline - timezone.now()).total_seconds()
+    return render(request, "quizzes/attempt_take.html", {
+        "attempt": attempt, "items": selectors.attempt_items(attempt=attempt, with_keys=attempt.practice),
+        "remaining_ms": None if remaining is None else max(0, int(remaining * 1000))})
+
+
+def _part_id_ok(attempt: Attempt, part_id: int) -> None:
+    if not any(part_id in item["parts"] for item in attempt.layout):
+        raise Http404("No such part in this attempt.")
+
+
+@login_required
+@require_POST
+def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> JsonResponse:
+    """The page's autosave: JSON {saved, saved_at, read_as, error, closed}."""
+    attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
+    _part_id_ok(attempt, part_id)
+    try:
+        row, preview = answer_save(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+    except AttemptClosed as exc:
+        return JsonResponse({"saved": False, "closed": True, "error": str(exc), "saved_at": None, "read_as": None,
+                             "review_url": reverse("quizzes:review", args=[attempt.id])}, status=409)
+    return JsonResponse({"saved": True, "closed": False, "saved_at": row.saved_at.isoformat(),
+                         "read_as": preview.parsed, "error": preview.error})
+
+
+@login_required
+@require_POST
+def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -> HttpResponse:
+    attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
+    _part_id_ok(attempt, part_id)
+    try:
+        row, result = answer_check(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+    except AttemptClosed as exc:
+        return HttpResponse(f'<p class="verdict invalid" role="status">{exc}</p>', status=409)
+    item = next(r for i in selectors.attempt_items(attempt=attempt, with_keys=True) for r in i["parts"]
+                if r["part"].id == part_id)
+    return render(request, "quizzes/_practice_verdict.html", {"result": result, "row": row, "item": item})
+
+
+@login_required
+@require_POST
+def attempt_submit_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    """Saves every answer the form carries (nothing typed is lost to the autosave's debounce), then submits."""
+    attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
+    late = False
+    for item in attempt.layout:
+        for pid in item["parts"]:
+            name = f"part-{pid}"
+            if name in request.POST:
+                try:
+                    answer_save(attempt=attempt, part_id=pid, answer=_answer_from(request, name))
+                except AttemptClosed:
+                    late = True
+    attempt_submit(attempt=attempt)
+    if late:
+        messages.info(request, "Time was up before you submitted: the answers saved before the deadline count.")
+    return redirect("quizzes:review", attempt_id=attempt.id)
+
+
+@login_required
+def attempt_review(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    attempt = attempt_expire_if_due(attempt=selectors.attempt_get(user=request.user, attempt_id=attempt_id))
+    if attempt.status == Attempt.Status.OPEN:
+        return redirect("quizzes:attempt", attempt_id=attempt.id)
+    visible = selectors.feedback_visible(attempt=attempt)
+    return render(request, "quizzes/attempt_review.html", {
+        "attempt": attempt, "feedback_visible": visible, "time_used_s": selectors.attempt_time_used_s(attempt=attempt),
+        "items": selectors.attempt_items(attempt=attempt, with_keys=visible)})
+
+
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    return render(request, "quizzes/history.html", selectors.history_for(user=request.user))
+
+
+@login_required
+def quiz_create(request: HttpRequest) -> HttpResponse:
+    if not is_instructor(request.user):
+        raise PermissionDenied("Only instructors create quizzes.")
+    form = QuizForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        quiz = form.save(commit=False)
+        quiz.created_by = request.user
+        quiz.save()
+        messages.success(request, f"Quiz “{quiz.title}” created.")
+        return redirect("quizzes:quiz", slug=quiz.slug)
+    return render(request, "quizzes/quiz_form.html", {"form": form})
+
+
+@login_required
+def quiz_extensions(request: HttpRequest, slug: str) -> HttpResponse:
+    try:
+        quiz = selectors.quiz_managed(user=request.user, slug=slug)
+    except Quiz.DoesNotExist:
+        raise PermissionDenied("Only instructors grant extensions.") from None
+    form = ExtensionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        learner = User.objects.get(username=form.cleaned_data["username"])
+        extension_grant(quiz=quiz, user=learner, minutes=form.cleaned_data["minutes"], granted_by=request.user,
+                        reason=form.cleaned_data["reason"])
+        messages.success(request, f"{learner.username} has {form.cleaned_data['minutes']:g} more minutes.")
+        return redirect("quizzes:extensions", slug=slug)
+    return render(request, "quizzes/extensions.html", {
+        "quiz": quiz, "form": form, "extensions": Extension.objects.filter(quiz=quiz).select_related("user")})
+

@@ -1,0 +1,291 @@
+"""State changes of timed attempts. The server's clock is the only one that counts.
+
+An attempt's deadline is fixed when it starts (start + limit, cut at the window's close, plus the learner's
+extensions) and moved only by a new extension. An answer is saved only while the attempt is open and before
+its deadline; at close, only answers saved at or before ``closed_at`` are graded. Closing is a conditional
+update (open → closed), so two tabs, a double click or a retried request close it once; grading
+(closed → graded) is idempotent and is retried by the periodic sweep, so a crash between the two loses
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from graders.answers import AnswerResult, check_answer, preview_answer, sample_params
+from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.services import MAX_ANSWER_CHARS
+
+
+class QuizUnavailable(Exception):
+    """The learner may not start this quiz now; the message says why."""
+
+
+class AttemptClosed(Exception):
+    """A write to an attempt that is no longer open (or past its deadline); the message says what happened."""
+
+
+# ----------------------------------------------------------------------------- building an attempt
+
+
+def _draws(quiz: Quiz, rng: random.Random) -> list[Question]:
+    if quiz.question_slugs:
+        by_slug = Question.objects.in_bulk(quiz.question_slugs, field_name="slug")
+        questions = [by_slug[s] for s in quiz.question_slugs if s in by_slug]
+        if quiz.shuffle_questions:
+            rng.shuffle(questions)
+        return questions
+    picked: list[Question] = []
+    for draw in quiz.blueprint:
+        pool = [q for q in blueprint_pool(draw) if q not in picked]
+        picked += rng.sample(pool, min(int(draw.get("count", 1)), len(pool)))
+    if quiz.shuffle_questions:
+        rng.shuffle(picked)
+    return picked
+
+
+def blueprint_pool(draw: dict) -> list[Question]:
+    """The questions one blueprint draw chooses from, in a stable order."""
+    questions = Question.objects.filter(parts__isnull=False).distinct().order_by("slug")
+    if draw.get("group"):
+        questions = questions.filter(group=draw["group"])
+    if draw.get("tier"):
+        questions = questions.filter(tier=draw["tier"])
+    wanted = set(draw.get("tags") or [])
+    seed = draw.get("seed")
+    return [q for q in questions if (not wanted or wanted & set(q.tags))
+            and (not seed or (q.source or "").find(seed) >= 0)]
+
+
+def _layout(questions: list[Question], *, shuffle_options: bool, rng: random.Random) -> list[dict]:
+    layout = []
+    for q in questions:
+        parts = list(q.parts.exclude(kind="free"))
+        options = {}
+        for part in parts:
+            ids = [str(o["id"]) for o in part.spec.get("options") or []]
+            if ids and (shuffle_options or part.kind == "ordering"):
+                rng.shuffle(ids)  # an ordering part always starts shuffled: its key is the file's order
+            if ids:
+                options[str(part.id)] = ids
+        if parts:
+            layout.append({"question": q.id, "parts": [p.id for p in parts], "options": options})
+    return layout
+
+
+def deadline_for(*, quiz: Quiz, user: User, started_at: dt.datetime) -> dt.datetime | None:
+    """start + limit, cut at the window's close, plus every extension granted to this learner."""
+    ends = [t for t in (quiz.time_limit_s and started_at + dt.timedelta(seconds=quiz.time_limit_s),
+                        quiz.closes_at) if t]
+    if not ends:
+        return None
+    extra = Extension.objects.filter(quiz=quiz, user=user).aggregate(s=Sum("extra_s"))["s"] or 0
+    return min(ends) + dt.timedelta(seconds=extra)
+
+
+def attempts_used(*, quiz: Quiz, user: User) -> int:
+    return Attempt.objects.filter(quiz=quiz, user=user, practice=False).count()
+
+
+def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.datetime | None = None) -> Attempt:
+    """Start an attempt, or return the open one (a second tab or a retried request resumes it)."""
+    now = now or timezone.now()
+    open_attempt = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()
+    if open_attempt is not None:
+        if attempt_expire_if_due(attempt=open_attempt, now=now).status == Attempt.Status.OPEN:
+            return open_attempt
+    practice = practice or quiz.feedback == Quiz.Feedback.EACH_PART
+    if practice and not (quiz.allow_practice or quiz.feedback == Quiz.Feedback.EACH_PART):
+        raise QuizUnavailable("This quiz cannot be taken as practice.")
+    if quiz.opens_at and now < quiz.opens_at:
+        raise QuizUnavailable(f"This quiz opens at {timezone.localtime(quiz.opens_at):%Y-%m-%d %H:%M}.")
+    if quiz.closes_at and now >= quiz.closes_at and not practice:
+        raise QuizUnavailable(f"This quiz closed at {timezone.localtime(quiz.closes_at):%Y-%m-%d %H:%M}.")
+    if not practice and quiz.max_attempts is not None and attempts_used(quiz=quiz, user=user) >= quiz.max_attempts:
+        raise QuizUnavailable(f"You have used all {quiz.max_attempts} attempt"
+                              f"{'s' if quiz.max_attempts != 1 else ''} of this quiz.")
+    seed = secrets.randbelow(2**62)
+    rng = random.Random(seed)
+    layout = _layout(_draws(quiz, rng), shuffle_options=quiz.shuffle_options, rng=rng)
+    if not layout:
+        raise QuizUnavailable("This quiz has no questions yet.")
+    deadline = None if practice else deadline_for(quiz=quiz, user=user, started_at=now)
+    try:
+        with transaction.atomic():
+            number = (Attempt.objects.filter(quiz=quiz, user=user).order_by("-number")
+                      .values_list("number", flat=True).first() or 0) + 1
+            return Attempt.objects.create(quiz=quiz, user=user, number=number, practice=practice, seed=seed,
+                                          layout=layout, started_at=now, deadline=deadline)
+    except IntegrityError:  # another request started it first: resume that one
+        existing = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def attempt_params(*, attempt: Attempt, part: Part) -> dict:
+    """This attempt's numbers for a parameterized part: fixed for the attempt, new for the next one."""
+    return sample_params(part.spec, attempt.seed + part.id) if part.spec.get("params") else {}
+
+
+# ----------------------------------------------------------------------------- answering
+
+
+def _refusal(attempt: Attempt, now: dt.datetime) -> str | None:
+    """Why a write to this attempt is refused now, or None when it may be saved."""
+    if attempt.status == Attempt.Status.OPEN and not (attempt.deadline and now > attempt.deadline):
+        return None
+    if attempt.closed_by == Attempt.ClosedBy.LEARNER:
+        return "This attempt has been submitted: the answer was not saved."
+    return (f"Time is up: the deadline was {timezone.localtime(attempt.deadline):%H:%M:%S}. "
+            "Answers saved before then count; this one was not saved.")
+
+
+def _part_of(attempt: Attempt, part_id: int) -> Part:
+    if not any(part_id in item["parts"] for item in attempt.layout):
+        raise Part.DoesNotExist(f"part {part_id} is not in attempt {attempt.id}")
+    return Part.objects.get(pk=part_id)
+
+
+def answer_save(*, attempt: Attempt, part_id: int, answer: str,
+                now: dt.datetime | None = None) -> tuple[AttemptAnswer, AnswerResult]:
+    """Autosave one part's answer; returns the saved row and the parse preview ("we read your answer as")."""
+    now = now or timezone.now()
+    answer = answer[:MAX_ANSWER_CHARS]
+    part = _part_of(attempt, part_id)
+    with transaction.atomic():
+        refusal = _refusal(Attempt.objects.select_for_update().get(pk=attempt.pk), now)
+        if refusal is None:
+            row, _ = AttemptAnswer.objects.update_or_create(attempt=attempt, part=part,
+                                                            defaults={"answer": answer, "saved_at": now})
+    if refusal is not None:
+        attempt_expire_if_due(attempt=attempt, now=now)
+        raise AttemptClosed(refusal)
+    preview = preview_answer(answer, part.spec) if answer.strip() else AnswerResult(False, 0.0, "", None, None)
+    return row, preview
+
+
+def answer_check(*, attempt: Attempt, part_id: int, answer: str,
+                 now: dt.datetime | None = None) -> tuple[AttemptAnswer, AnswerResult]:
+    """Practice mode: save and grade one part now (unlimited tries)."""
+    if not attempt.practice:
+        raise AttemptClosed("Answers are checked after submission in this quiz.")
+    row, preview = answer_save(attempt=attempt, part_id=part_id, answer=answer, now=now)
+    if preview.error:
+        return row, preview
+    result = _grade_one(attempt, row.part, row.answer)
+    _store_grade(row, result)
+    AttemptAnswer.objects.filter(pk=row.pk).update(tries=row.tries + 1)
+    row.tries += 1
+    return row, result
+
+
+# ----------------------------------------------------------------------------- closing and grading
+
+
+def _close(attempt: Attempt, *, closed_by: str, at: dt.datetime) -> bool:
+    """open → closed, once. True for the caller that closed it."""
+    return bool(Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.OPEN)
+                .update(status=Attempt.Status.CLOSED, closed_by=closed_by, closed_at=at))
+
+
+def attempt_submit(*, attempt: Attempt, now: dt.datetime | None = None) -> Attempt:
+    """The learner submits. Past the deadline, it is the deadline that closed it."""
+    now = now or timezone.now()
+    if attempt.deadline and now > attempt.deadline:
+        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
+    else:
+        _close(attempt, closed_by=Attempt.ClosedBy.LEARNER, at=now)
+    return attempt_grade(attempt_id=attempt.id)
+
+
+def attempt_expire_if_due(*, attempt: Attempt, now: dt.datetime | None = None) -> Attempt:
+    """The check on each request: an attempt past its deadline is submitted and graded now."""
+    now = now or timezone.now()
+    if attempt.status == Attempt.Status.OPEN and attempt.deadline and now > attempt.deadline:
+        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
+    if attempt.status != Attempt.Status.GRADED and Attempt.objects.filter(
+            pk=attempt.pk, status=Attempt.Status.CLOSED).exists():
+        return attempt_grade(attempt_id=attempt.id)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def _grade_one(attempt: Attempt, part: Part, answer: str) -> AnswerResult:
+    if not answer.strip():
+        return AnswerResult(False, 0.0, "No answer.", None, None)
+    result = check_answer(answer, part.spec, params=attempt_params(attempt=attempt, part=part))
+    if result.error:
+        return AnswerResult(False, 0.0, f"Not graded: {result.error}", None, None)
+    return result
+
+
+def _store_grade(row: AttemptAnswer, result: AnswerResult) -> None:
+    row.graded, row.correct, row.score = True, result.correct, result.score
+    row.feedback, row.parsed, row.undecided = result.feedback, result.parsed or "", result.undecided
+    AttemptAnswer.objects.filter(pk=row.pk).update(graded=True, correct=row.correct, score=row.score,
+                                                   feedback=row.feedback, parsed=row.parsed,
+                                                   undecided=row.undecided)
+
+
+def attempt_grade(*, attempt_id: int) -> Attempt:
+    """Grade a closed attempt (idempotent: a second grader computes the same rows and changes nothing)."""
+    attempt = Attempt.objects.get(pk=attempt_id)
+    if attempt.status != Attempt.Status.CLOSED:
+        return attempt
+    saved = {a.part_id: a for a in attempt.answers.select_related("part")}
+    parts = Part.objects.in_bulk([pid for item in attempt.layout for pid in item["parts"]])
+    earned = total = 0.0
+    for pid, part in parts.items():
+        row = saved.get(pid)
+        if row is None:
+            row = AttemptAnswer.objects.get_or_create(attempt=attempt, part=part,
+                                                      defaults={"answer": "", "saved_at": attempt.closed_at})[0]
+        in_time = row.saved_at <= attempt.closed_at
+        result = _grade_one(attempt, part, row.answer if in_time else "")
+        if not in_time:
+            result = AnswerResult(False, 0.0, "Saved after the attempt closed: not counted.", None, None)
+        _store_grade(row, result)
+        earned += part.points * result.score
+        total += part.points
+    now = timezone.now()
+    Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.CLOSED).update(
+        status=Attempt.Status.GRADED, graded_at=now, score=round(earned, 6), max_score=total)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def attempts_close_overdue(*, now: dt.datetime | None = None) -> int:
+    """The periodic sweep: close every open attempt past its deadline, and grade every closed one that is not
+    graded yet (a worker that died between the two). Returns how many attempts it graded."""
+    now = now or timezone.now()
+    for attempt in Attempt.objects.filter(status=Attempt.Status.OPEN, deadline__lt=now):
+        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
+    graded = 0
+    for attempt_id in Attempt.objects.filter(status=Attempt.Status.CLOSED).values_list("id", flat=True):
+        graded += attempt_grade(attempt_id=attempt_id).status == Attempt.Status.GRADED
+    return graded
+
+
+# ----------------------------------------------------------------------------- instructors
+
+
+@transaction.atomic
+def extension_grant(*, quiz: Quiz, user: User, minutes: float, granted_by: User, reason: str = "") -> Extension:
+    """Give one learner more time on one quiz; their open attempt's deadline moves with it."""
+    if minutes <= 0:
+        raise ValueError("An extension is a positive number of minutes.")
+    extension = Extension.objects.create(quiz=quiz, user=user, extra_s=round(minutes * 60), reason=reason[:300],
+                                         granted_by=granted_by)
+    for attempt in Attempt.objects.select_for_update().filter(quiz=quiz, user=user, status=Attempt.Status.OPEN,
+                                                              practice=False):
+        attempt.deadline = deadline_for(quiz=quiz, user=user, started_at=attempt.started_at)
+        attempt.save(update_fields=["deadline"])
+    return extension

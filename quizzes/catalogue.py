@@ -1,0 +1,105 @@
+"""The built-in quizzes, kept in step with the content by ``load_content``.
+
+Drill cards that carry a graded answer are mirrored as one-part questions of the group ``drills`` (tagged
+with their own tags and ``deck:<slug>``), so a deck or a tag can be taken as a quiz with the same pages,
+clock and grader as any other quiz.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from drills.models import Card, Deck
+from quizzes.models import Part, Question, Quiz
+
+CARD_GROUP = "drills"
+SEED_QA_SETS = {  # seed file → the title of its Q&A set
+    "002_7d3f4347ecd07521.txt": "LLM quantization interview prep (Q1–Q10)",
+    "003_d58be6dcbdd5a8fb.txt": "Advanced quantization in deep learning and LLMs (Q1–Q10)",
+}
+TIER_QUIZZES = {"L1": (10, 30), "L2": (10, 40), "L3": (5, 30)}  # tier → (questions, minutes)
+DECK_QUIZ_SIZE = 10
+
+
+def _builtin_definitions() -> list[dict]:
+    common = {"builtin": True, "allow_practice": True, "shuffle_options": True,
+              "feedback": Quiz.Feedback.AFTER_SUBMIT, "max_attempts": None}
+    quizzes = []
+    for tier, (count, minutes) in TIER_QUIZZES.items():
+        quizzes.append({**common, "slug": f"interview-{tier.lower()}", "time_limit_s": minutes * 60,
+                        "title": f"Interview questions · {Question.Tier(tier).label}",
+                        "description": f"The {count} {tier} questions of the course's 25 interview questions.",
+                        "blueprint": [{"count": count, "group": "interview", "tier": tier}],
+                        "shuffle_questions": True})
+    for seed, title in SEED_QA_SETS.items():
+        quizzes.append({**common, "slug": f"qa-{seed[:3]}", "title": f"Q&A set · {title}", "time_limit_s": 30 * 60,
+                        "description": f"The ten questions of the seed Q&A set {seed}, in order.",
+                        "blueprint": [{"count": 10, "group": "qa", "seed": seed}], "shuffle_questions": False})
+    quizzes.append({**common, "slug": "mock-interview", "title": "Mock interview · 20 minutes",
+                    "time_limit_s": 20 * 60, "shuffle_questions": True,
+                    "description": "Five questions drawn at random: two L1, two L2 and one L3, as in a screen.",
+                    "blueprint": [{"count": 2, "group": "interview", "tier": "L1"},
+                                  {"count": 2, "group": "interview", "tier": "L2"},
+                                  {"count": 1, "group": "interview", "tier": "L3"}]})
+    for deck in Deck.objects.filter(cards__in=Card.objects.exclude(answer=None)).distinct():
+        quizzes.append(deck_quiz_definition(deck=deck))
+    return quizzes
+
+
+def deck_quiz_definition(*, deck: Deck) -> dict:
+    return {"slug": f"deck-{deck.slug}", "title": f"Drill quiz · {deck.title}", "builtin": True,
+            "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers from the deck “{deck.title}”.",
+            "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [f"deck:{deck.slug}"]}],
+            "time_limit_s": 10 * 60, "allow_practice": True, "shuffle_questions": True, "shuffle_options": True,
+            "feedback": Quiz.Feedback.AFTER_SUBMIT, "max_attempts": None}
+
+
+def tag_quiz_get(*, tag: str) -> Quiz | None:
+    """The quiz of the drill cards with one tag, made on first use; None when no graded card has the tag."""
+    if not any(tag in q.tags for q in Question.objects.filter(group=CARD_GROUP)):
+        return None
+    quiz, _ = Quiz.objects.get_or_create(slug=f"drills-tag-{slugify(tag)[:100]}", defaults={
+        "title": f"Drill quiz · cards tagged “{tag}”", "builtin": True, "time_limit_s": 10 * 60,
+        "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers tagged “{tag}”, from every deck.",
+        "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [tag]}], "allow_practice": True,
+        "shuffle_questions": True, "shuffle_options": True})
+    return quiz
+
+
+def card_questions_sync() -> int:
+    """Mirror every graded card as a one-part question; drop the mirrors of cards that lost their answer."""
+    keep = set()
+    for card in Card.objects.exclude(answer=None).select_related("deck"):
+        slug = f"card-{card.deck.slug}-{card.key}"[:120]
+        keep.add(slug)
+        question, _ = Question.objects.update_or_create(slug=slug, defaults={
+            "group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
+            "source": card.source, "body": card.front, "explanation": card.back, "corrections": card.corrections})
+        Part.objects.update_or_create(question=question, key="answer", defaults={
+            "order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""})
+    stale = Question.objects.filter(group=CARD_GROUP).exclude(slug__in=keep)
+    stale.filter(parts__attempt_answers__isnull=True).delete()
+    return len(keep)
+
+
+@transaction.atomic
+def catalogue_sync() -> list[str]:
+    """Create or update the built-in quizzes; returns the slugs that changed."""
+    card_questions_sync()
+    changed = []
+    definitions = _builtin_definitions()
+    stale = Quiz.objects.filter(builtin=True, slug__startswith="deck-", attempts__isnull=True)
+    stale.exclude(slug__in=[d["slug"] for d in definitions]).delete()
+    for definition in definitions:
+        slug = definition.pop("slug")
+        quiz = Quiz.objects.filter(slug=slug).first()
+        if quiz is None:
+            Quiz.objects.create(slug=slug, **definition)
+            changed.append(slug)
+        elif any(getattr(quiz, k) != v for k, v in definition.items()):
+            for k, v in definition.items():
+                setattr(quiz, k, v)
+            quiz.save()
+            changed.append(slug)
+    return changed

@@ -1,0 +1,105 @@
+"""Instructor forms: a quiz (fixed list or blueprint lines) and an extension for one learner."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.models import User
+from django.utils.text import slugify
+
+from quizzes.attempts import blueprint_pool
+from quizzes.models import Question, Quiz
+
+BLUEPRINT_KEYS = ("group", "tier", "tags", "seed")
+RESERVED_SLUGS = {"new", "history", "drill-tag"}  # words the quiz URLs use
+
+
+def blueprint_parse(text: str) -> list[dict]:
+    """Lines like ``3 tier=L1 tags=gptq,awq group=interview`` → blueprint draws; errors name the line."""
+    draws = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        if not words[0].isdigit() or int(words[0]) < 1:
+            raise forms.ValidationError(f"Line {n}: start with how many questions to draw, like “3 tier=L1”.")
+        draw: dict = {"count": int(words[0])}
+        for word in words[1:]:
+            key, sep, value = word.partition("=")
+            if not sep or key not in BLUEPRINT_KEYS or not value:
+                raise forms.ValidationError(f"Line {n}: “{word}” is not one of "
+                                            + ", ".join(f"{k}=..." for k in BLUEPRINT_KEYS) + ".")
+            draw[key] = value.split(",") if key == "tags" else value
+        available = len(blueprint_pool(draw))
+        if available < draw["count"]:
+            raise forms.ValidationError(f"Line {n}: only {available} question{'s' if available != 1 else ''} "
+                                        f"match, {draw['count']} asked.")
+        draws.append(draw)
+    return draws
+
+
+class QuizForm(forms.ModelForm):
+    questions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                                help_text="A fixed list: one question slug per line.")
+    draws = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text="Or a blueprint: one draw per line, like “3 tier=L1 tags=gptq,awq”.")
+    time_limit_min = forms.FloatField(required=False, min_value=0.1, label="Time limit (minutes)",
+                                      help_text="Empty: untimed.")
+
+    class Meta:
+        model = Quiz
+        fields = ["title", "description", "max_attempts", "opens_at", "closes_at", "shuffle_questions",
+                  "shuffle_options", "feedback", "allow_practice", "cohort"]
+        widgets = {"opens_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                   "closes_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cohort"].queryset = user.teaching_cohorts.all()
+
+    def clean_questions(self) -> list[str]:
+        slugs = [s.strip() for s in self.cleaned_data["questions"].splitlines() if s.strip()]
+        known = set(Question.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+        unknown = [s for s in slugs if s not in known]
+        if unknown:
+            raise forms.ValidationError(f"No question with the slug {', '.join(unknown)}.")
+        return slugs
+
+    def clean_draws(self) -> list[dict]:
+        return blueprint_parse(self.cleaned_data["draws"])
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("questions") and not data.get("draws"):
+            raise forms.ValidationError("Give a list of questions or a blueprint.")
+        if data.get("opens_at") and data.get("closes_at") and data["closes_at"] <= data["opens_at"]:
+            raise forms.ValidationError("The window must close after it opens.")
+        return data
+
+    def save(self, commit: bool = True) -> Quiz:
+        quiz = super().save(commit=False)
+        quiz.question_slugs = self.cleaned_data["questions"]
+        quiz.blueprint = [] if quiz.question_slugs else self.cleaned_data["draws"]
+        minutes = self.cleaned_data.get("time_limit_min")
+        quiz.time_limit_s = round(minutes * 60) if minutes else None
+        base = slugify(quiz.title)[:100] or "quiz"
+        if base in RESERVED_SLUGS:
+            base += "-quiz"
+        quiz.slug, n = base, 1
+        while Quiz.objects.filter(slug=quiz.slug).exists():
+            n += 1
+            quiz.slug = f"{base}-{n}"
+        if commit:
+            quiz.save()
+        return quiz
+
+
+class ExtensionForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60)
+    reason = forms.CharField(max_length=300, required=False)
+
+    def clean_username(self) -> str:
+        name = self.cleaned_data["username"]
+        if not User.objects.filter(username=name).exists():
+            raise forms.ValidationError(f"No learner called {name}.")
+        return name

@@ -1,0 +1,112 @@
+"""Reads for the quiz pages. Every attempt is looked up through its owner, so an id alone reveals nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib.auth.models import User
+from django.db.models import Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from cohorts.roles import is_instructor
+from graders.answers import expected_answer, preview_answer
+from quizzes.attempts import attempt_params, attempts_used
+from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
+from quizzes.services import prompt_fill
+
+
+def quizzes_visible(*, user: User) -> QuerySet[Quiz]:
+    """Quizzes for everyone, and those of the cohorts the user learns or teaches in."""
+    return Quiz.objects.filter(Q(cohort__isnull=True) | Q(cohort__enrolments__student=user)
+                               | Q(cohort__instructors=user)).distinct()
+
+
+def quiz_get(*, user: User, slug: str) -> Quiz:
+    return get_object_or_404(quizzes_visible(user=user), slug=slug)
+
+
+def quiz_managed(*, user: User, slug: str) -> Quiz:
+    """A quiz this instructor may grant extensions on: a built-in one, or one of a cohort they teach."""
+    if not is_instructor(user):
+        raise Quiz.DoesNotExist
+    return get_object_or_404(Quiz.objects.filter(Q(cohort__isnull=True) | Q(cohort__instructors=user)).distinct(),
+                             slug=slug)
+
+
+def attempt_get(*, user: User, attempt_id: int) -> Attempt:
+    """The user's own attempt, or 404 (also for another learner's id: no hint that it exists)."""
+    return get_object_or_404(Attempt.objects.select_related("quiz"), pk=attempt_id, user=user)
+
+
+def quiz_summary(*, quiz: Quiz, user: User) -> dict:
+    used = attempts_used(quiz=quiz, user=user)
+    return {"quiz": quiz, "used": used,
+            "left": None if quiz.max_attempts is None else max(0, quiz.max_attempts - used),
+            "open": Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()}
+
+
+def feedback_visible(*, attempt: Attempt) -> bool:
+    """Practice: always. Otherwise after grading, and for "after the window closes" once it has closed."""
+    if attempt.practice:
+        return True
+    if attempt.status != Attempt.Status.GRADED:
+        return False
+    if attempt.quiz.feedback == Quiz.Feedback.AFTER_CLOSE and attempt.quiz.closes_at:
+        return timezone.now() >= attempt.quiz.closes_at
+    return True
+
+
+def attempt_items(*, attempt: Attempt, with_keys: bool = False) -> list[dict]:
+    """What the attempt asks, in its order, with the learner's saved answers (and the keys, for review)."""
+    question_ids = [item["question"] for item in attempt.layout]
+    questions = Question.objects.in_bulk(question_ids)
+    parts = Part.objects.in_bulk([pid for item in attempt.layout for pid in item["parts"]])
+    saved = {a.part_id: a for a in attempt.answers.all()}
+    items = []
+    for number, item in enumerate(attempt.layout, start=1):
+        question = questions.get(item["question"])
+        if question is None:
+            continue
+        rows = []
+        for pid in item["parts"]:
+            part = parts.get(pid)
+            if part is None:
+                continue
+            params = attempt_params(attempt=attempt, part=part)
+            by_id = {str(o["id"]): o for o in part.spec.get("options") or []}
+            options = [by_id[i] for i in item.get("options", {}).get(str(pid), []) if i in by_id]
+            answer = saved.get(pid)
+            chosen = set((answer.answer if answer else "").replace(";", ",").split(","))
+            rows.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params),
+                         "options": [{**o, "chosen": str(o["id"]) in chosen} for o in options],
+                         "saved": answer,
+                         "preview": preview_answer(answer.answer, part.spec) if answer and answer.answer.strip()
+                         and part.kind not in ("single_choice", "multiple_choice") else None,
+                         "key": expected_answer(part.spec, params=params) if with_keys else None})
+        items.append({"number": number, "question": question, "parts": rows})
+    return items
+
+
+def attempt_time_used_s(*, attempt: Attempt) -> float | None:
+    if attempt.closed_at is None:
+        return None
+    return max(0.0, (attempt.closed_at - attempt.started_at).total_seconds())
+
+
+def history_for(*, user: User) -> dict:
+    """The learner's graded attempts over time, and their weakest topics (question tags by mean score)."""
+    attempts = list(Attempt.objects.filter(user=user, status=Attempt.Status.GRADED)
+                    .select_related("quiz").order_by("started_at"))
+    scores: dict[str, list[float]] = defaultdict(list)
+    answers = AttemptAnswer.objects.filter(attempt__user=user, graded=True).select_related("part__question")
+    for answer in answers:
+        for tag in answer.part.question.tags:
+            if not tag.startswith("deck:"):
+                scores[tag].append(answer.score)
+    topics = sorted(({"tag": tag, "mean": sum(v) / len(v), "n": len(v)} for tag, v in scores.items()),
+                    key=lambda t: (t["mean"], -t["n"], t["tag"]))
+    return {"attempts": attempts, "weakest": [t for t in topics if t["mean"] < 1][:8],
+            "chart": [{"x": timezone.localtime(a.started_at).strftime("%Y-%m-%d %H:%M"),
+                       "y": round(a.percent, 1) if a.percent is not None else None, "quiz": a.quiz.title,
+                       "practice": a.practice} for a in attempts]}
