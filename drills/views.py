@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -45,8 +46,11 @@ def review(request: HttpRequest) -> HttpResponse:
         previews = services.intervals_preview(state=item.state, now=now, desired_retention=prefs.desired_retention)
         buttons = [{"value": v, "label": label, "interval": interval_label(previews[v])}
                    for v, label in ((1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy"))]
+    graded = Card.objects.exclude(answer=None)
+    decks = Deck.objects.annotate(graded=Count("cards", filter=Q(cards__in=graded)))
+    quiz_tags = sorted({tag for tags in graded.values_list("tags", flat=True) for tag in tags})
     return render(request, "drills/review.html", {"item": item, "counts": counts, "buttons": buttons, "deck": deck,
-                                                  "decks": Deck.objects.all(), "prefs": prefs})
+                                                  "decks": decks, "prefs": prefs, "quiz_tags": quiz_tags})
 
 
 @login_required

@@ -14,8 +14,16 @@ from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
 from quizzes import selectors
-from quizzes.attempts import (AttemptClosed, QuizUnavailable, answer_check, answer_save, attempt_expire_if_due,
-                              attempt_start, attempt_submit, extension_grant)
+from quizzes.attempts import (
+    AttemptClosed,
+    QuizUnavailable,
+    answer_check,
+    answer_save,
+    attempt_expire_if_due,
+    attempt_start,
+    attempt_submit,
+    extension_grant,
+)
 from quizzes.catalogue import tag_quiz_get
 from quizzes.forms import ExtensionForm, QuizForm
 from quizzes.models import Attempt, Extension, Quiz
@@ -37,9 +45,11 @@ def quiz_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
     quiz = selectors.quiz_get(user=request.user, slug=slug)
-    attempts = Attempt.objects.filter(quiz=quiz, user=request.user)
+    attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
+    for attempt in attempts:
+        attempt.score_visible = selectors.feedback_visible(attempt=attempt)
     return render(request, "quizzes/quiz_detail.html", {**selectors.quiz_summary(quiz=quiz, user=request.user),
-                                                        "attempts": attempts, "now": timezone.now()})
+                                                        "attempts": attempts})
 
 
 @login_required
@@ -137,7 +147,7 @@ def attempt_review(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return redirect("quizzes:attempt", attempt_id=attempt.id)
     visible = selectors.feedback_visible(attempt=attempt)
     return render(request, "quizzes/attempt_review.html", {
-        "attempt": attempt, "feedback_visible": visible, "time_used_s": selectors.attempt_time_used_s(attempt=attempt),
+        "attempt": attempt, "feedback_visible": visible, "time_used": selectors.attempt_time_used(attempt=attempt),
         "items": selectors.attempt_items(attempt=attempt, with_keys=visible)})
 
 

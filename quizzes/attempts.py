@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import secrets
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from graders.answers import AnswerResult, check_answer, preview_answer, sample_params
@@ -45,14 +46,20 @@ def _draws(quiz: Quiz, rng: random.Random) -> list[Question]:
     picked: list[Question] = []
     for draw in quiz.blueprint:
         pool = [q for q in blueprint_pool(draw) if q not in picked]
-        picked += rng.sample(pool, min(int(draw.get("count", 1)), len(pool)))
+        chosen = rng.sample(pool, min(int(draw.get("count", 1)), len(pool)))
+        picked += sorted(chosen, key=pool.index)  # the pool's order; shuffled below only if the quiz says so
     if quiz.shuffle_questions:
         rng.shuffle(picked)
     return picked
 
 
+def _natural(text: str) -> list:
+    """"Q2" before "Q10"."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
 def blueprint_pool(draw: dict) -> list[Question]:
-    """The questions one blueprint draw chooses from, in a stable order."""
+    """The questions one blueprint draw chooses from, in the order of their source (Q1, Q2, ... Q10)."""
     questions = Question.objects.filter(parts__isnull=False).distinct().order_by("slug")
     if draw.get("group"):
         questions = questions.filter(group=draw["group"])
@@ -60,8 +67,9 @@ def blueprint_pool(draw: dict) -> list[Question]:
         questions = questions.filter(tier=draw["tier"])
     wanted = set(draw.get("tags") or [])
     seed = draw.get("seed")
-    return [q for q in questions if (not wanted or wanted & set(q.tags))
+    pool = [q for q in questions if (not wanted or wanted & set(q.tags))
             and (not seed or (q.source or "").find(seed) >= 0)]
+    return sorted(pool, key=lambda q: (_natural(q.source or ""), q.slug))
 
 
 def _layout(questions: list[Question], *, shuffle_options: bool, rng: random.Random) -> list[dict]:
@@ -97,11 +105,14 @@ def attempts_used(*, quiz: Quiz, user: User) -> int:
 def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.datetime | None = None) -> Attempt:
     """Start an attempt, or return the open one (a second tab or a retried request resumes it)."""
     now = now or timezone.now()
+    practice = practice or quiz.feedback == Quiz.Feedback.EACH_PART
     open_attempt = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()
     if open_attempt is not None:
-        if attempt_expire_if_due(attempt=open_attempt, now=now).status == Attempt.Status.OPEN:
-            return open_attempt
-    practice = practice or quiz.feedback == Quiz.Feedback.EACH_PART
+        open_attempt = attempt_expire_if_due(attempt=open_attempt, now=now)
+    if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN:
+        if open_attempt.practice == practice or not open_attempt.practice:
+            return open_attempt  # a timed attempt in progress is resumed, never paused for practice
+        attempt_submit(attempt=open_attempt, now=now)  # starting the timed attempt ends the practice run
     if practice and not (quiz.allow_practice or quiz.feedback == Quiz.Feedback.EACH_PART):
         raise QuizUnavailable("This quiz cannot be taken as practice.")
     if quiz.opens_at and now < quiz.opens_at:
@@ -182,35 +193,35 @@ def answer_check(*, attempt: Attempt, part_id: int, answer: str,
         return row, preview
     result = _grade_one(attempt, row.part, row.answer)
     _store_grade(row, result)
-    AttemptAnswer.objects.filter(pk=row.pk).update(tries=row.tries + 1)
-    row.tries += 1
+    AttemptAnswer.objects.filter(pk=row.pk).update(tries=F("tries") + 1)
+    row.refresh_from_db(fields=["tries"])
     return row, result
 
 
 # ----------------------------------------------------------------------------- closing and grading
 
 
-def _close(attempt: Attempt, *, closed_by: str, at: dt.datetime) -> bool:
-    """open → closed, once. True for the caller that closed it."""
-    return bool(Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.OPEN)
-                .update(status=Attempt.Status.CLOSED, closed_by=closed_by, closed_at=at))
+def _close_if_due(attempt_id: int, now: dt.datetime) -> bool:
+    """open → closed at the deadline, once, if the deadline (as stored now: an extension may have moved it)
+    has passed. True for the caller that closed it."""
+    return bool(Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.OPEN, deadline__lt=now).update(
+        status=Attempt.Status.CLOSED, closed_by=Attempt.ClosedBy.DEADLINE, closed_at=F("deadline")))
 
 
 def attempt_submit(*, attempt: Attempt, now: dt.datetime | None = None) -> Attempt:
     """The learner submits. Past the deadline, it is the deadline that closed it."""
     now = now or timezone.now()
-    if attempt.deadline and now > attempt.deadline:
-        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
-    else:
-        _close(attempt, closed_by=Attempt.ClosedBy.LEARNER, at=now)
+    if not _close_if_due(attempt.id, now):
+        Attempt.objects.filter(Q(deadline__isnull=True) | Q(deadline__gte=now), pk=attempt.id,
+                               status=Attempt.Status.OPEN).update(
+            status=Attempt.Status.CLOSED, closed_by=Attempt.ClosedBy.LEARNER, closed_at=now)
     return attempt_grade(attempt_id=attempt.id)
 
 
 def attempt_expire_if_due(*, attempt: Attempt, now: dt.datetime | None = None) -> Attempt:
     """The check on each request: an attempt past its deadline is submitted and graded now."""
     now = now or timezone.now()
-    if attempt.status == Attempt.Status.OPEN and attempt.deadline and now > attempt.deadline:
-        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
+    _close_if_due(attempt.id, now)
     if attempt.status != Attempt.Status.GRADED and Attempt.objects.filter(
             pk=attempt.pk, status=Attempt.Status.CLOSED).exists():
         return attempt_grade(attempt_id=attempt.id)
@@ -266,8 +277,8 @@ def attempts_close_overdue(*, now: dt.datetime | None = None) -> int:
     """The periodic sweep: close every open attempt past its deadline, and grade every closed one that is not
     graded yet (a worker that died between the two). Returns how many attempts it graded."""
     now = now or timezone.now()
-    for attempt in Attempt.objects.filter(status=Attempt.Status.OPEN, deadline__lt=now):
-        _close(attempt, closed_by=Attempt.ClosedBy.DEADLINE, at=attempt.deadline)
+    for attempt_id in Attempt.objects.filter(status=Attempt.Status.OPEN, deadline__lt=now).values_list("id", flat=True):
+        _close_if_due(attempt_id, now)
     graded = 0
     for attempt_id in Attempt.objects.filter(status=Attempt.Status.CLOSED).values_list("id", flat=True):
         graded += attempt_grade(attempt_id=attempt_id).status == Attempt.Status.GRADED
@@ -284,8 +295,6 @@ def extension_grant(*, quiz: Quiz, user: User, minutes: float, granted_by: User,
         raise ValueError("An extension is a positive number of minutes.")
     extension = Extension.objects.create(quiz=quiz, user=user, extra_s=round(minutes * 60), reason=reason[:300],
                                          granted_by=granted_by)
-    for attempt in Attempt.objects.select_for_update().filter(quiz=quiz, user=user, status=Attempt.Status.OPEN,
-                                                              practice=False):
-        attempt.deadline = deadline_for(quiz=quiz, user=user, started_at=attempt.started_at)
-        attempt.save(update_fields=["deadline"])
+    Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN, deadline__isnull=False).update(
+        deadline=F("deadline") + dt.timedelta(seconds=extension.extra_s))
     return extension

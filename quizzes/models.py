@@ -141,6 +141,9 @@ class Extension(models.Model):
     class Meta:
         ordering = ["-granted_at"]
 
+    def __str__(self) -> str:
+        return f"+{self.extra_s}s for {self.user_id} on {self.quiz_id}"
+
 
 class Attempt(models.Model):
     """One learner's go at a quiz. The server's ``deadline`` is the only clock that counts.

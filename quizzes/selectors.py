@@ -88,19 +88,22 @@ def attempt_items(*, attempt: Attempt, with_keys: bool = False) -> list[dict]:
     return items
 
 
-def attempt_time_used_s(*, attempt: Attempt) -> float | None:
+def attempt_time_used(*, attempt: Attempt) -> str | None:
+    """From start to close, as m:ss."""
     if attempt.closed_at is None:
         return None
-    return max(0.0, (attempt.closed_at - attempt.started_at).total_seconds())
+    seconds = max(0, round((attempt.closed_at - attempt.started_at).total_seconds()))
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def history_for(*, user: User) -> dict:
-    """The learner's graded attempts over time, and their weakest topics (question tags by mean score)."""
-    attempts = list(Attempt.objects.filter(user=user, status=Attempt.Status.GRADED)
-                    .select_related("quiz").order_by("started_at"))
+    """The learner's graded attempts over time, and their weakest topics (question tags by mean score).
+    Attempts whose scores are not shown yet (feedback after the window closes) are left out."""
+    attempts = [a for a in Attempt.objects.filter(user=user, status=Attempt.Status.GRADED)
+                .select_related("quiz").order_by("started_at") if feedback_visible(attempt=a)]
     scores: dict[str, list[float]] = defaultdict(list)
-    answers = AttemptAnswer.objects.filter(attempt__user=user, graded=True).select_related("part__question")
-    for answer in answers:
+    answers = AttemptAnswer.objects.filter(attempt__in=[a.id for a in attempts], graded=True)
+    for answer in answers.select_related("part__question"):
         for tag in answer.part.question.tags:
             if not tag.startswith("deck:"):
                 scores[tag].append(answer.score)

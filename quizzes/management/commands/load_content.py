@@ -79,7 +79,7 @@ def _load_question(q: QuestionData, report: LoadReport) -> None:
     for key, old in existing.items():
         if key in file_keys:
             continue
-        if old.responses.exists():
+        if old.responses.exists() or old.attempt_answers.exists():
             report.notes.append(f"{q.slug}:{key}: removed from the file but kept (it has responses)")
         else:
             old.delete()
