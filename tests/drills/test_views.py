@@ -3,6 +3,8 @@ from django.urls import reverse
 
 from drills.models import Card, Deck, ReviewLog
 from drills.services import card_guid
+from quizzes.catalogue import catalogue_sync
+from quizzes.models import Attempt, Part
 from tests.factories import PASSWORD, user_make
 
 
@@ -45,3 +47,27 @@ def test_graded_card_check_suggests_a_rating(client):
 @pytest.mark.django_db
 def test_review_page_needs_login(client):
     assert client.get(reverse("drills:review")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_deck_and_a_tag_are_taken_as_graded_quizzes_of_their_graded_cards(client):
+    """The review page links a deck's quiz; its attempt asks exactly the graded cards and grades them."""
+    user_make("ana")
+    client.login(username="ana", password=PASSWORD)
+    _, graded = make_cards()
+    graded.tags = ["memory"]
+    graded.save()
+    catalogue_sync()
+    page = client.get(reverse("drills:review")).content.decode()
+    assert reverse("quizzes:quiz", args=["deck-mem"]) in page and "take as a quiz" in page
+    assert reverse("quizzes:drill_tag", args=["memory"]) in page
+    start = client.post(reverse("quizzes:start", args=["deck-mem"]), {"mode": "timed"})
+    attempt = Attempt.objects.get(user__username="ana")
+    assert start.url == reverse("quizzes:attempt", args=[attempt.id])
+    [pid] = [p for item in attempt.layout for p in item["parts"]]  # the plain card is not asked
+    assert Part.objects.get(pk=pid).spec == graded.answer
+    client.post(reverse("quizzes:submit", args=[attempt.id]), {f"part-{pid}": "14 GB"})
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.score, attempt.max_score) == ("graded", 1.0, 1.0)
+    tag_quiz = client.get(reverse("quizzes:drill_tag", args=["memory"]))
+    assert tag_quiz.status_code == 302 and client.get(tag_quiz.url).status_code == 200
