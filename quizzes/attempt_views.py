@@ -24,7 +24,7 @@ from quizzes.attempts import (
     attempt_submit,
     extension_grant,
 )
-from quizzes.catalogue import tag_quiz_get
+from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.forms import ExtensionForm, QuizForm
 from quizzes.models import Attempt, Extension, Quiz
 
@@ -38,7 +38,7 @@ def _answer_from(request: HttpRequest, name: str = "answer") -> str:
 @login_required
 def quiz_list(request: HttpRequest) -> HttpResponse:
     quizzes = [selectors.quiz_summary(quiz=q, user=request.user) for q in selectors.quizzes_visible(user=request.user)
-               if not q.slug.startswith("drills-tag-")]
+               if not (q.builtin and q.slug.startswith(TAG_QUIZ_PREFIX))]
     return render(request, "quizzes/quiz_list.html", {"quizzes": quizzes})
 
 
@@ -125,7 +125,7 @@ def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -
 def attempt_submit_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
     """Saves every answer the form carries (nothing typed is lost to the autosave's debounce), then submits."""
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
-    late = False
+    refused = False
     for item in attempt.layout:
         for pid in item["parts"]:
             name = f"part-{pid}"
@@ -133,9 +133,9 @@ def attempt_submit_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
                 try:
                     answer_save(attempt=attempt, part_id=pid, answer=_answer_from(request, name))
                 except AttemptClosed:
-                    late = True
-    attempt_submit(attempt=attempt)
-    if late:
+                    refused = True
+    attempt = attempt_submit(attempt=attempt)
+    if refused and attempt.closed_by == Attempt.ClosedBy.DEADLINE:
         messages.info(request, "Time was up before you submitted: the answers saved before the deadline count.")
     return redirect("quizzes:review", attempt_id=attempt.id)
 

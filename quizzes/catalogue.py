@@ -14,6 +14,7 @@ from drills.models import Card, Deck
 from quizzes.models import Part, Question, Quiz
 
 CARD_GROUP = "drills"
+TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX = "drills-tag-", "deck-"  # slugs the catalogue owns
 SEED_QA_SETS = {  # seed file → the title of its Q&A set
     "002_7d3f4347ecd07521.txt": "LLM quantization interview prep (Q1–Q10)",
     "003_d58be6dcbdd5a8fb.txt": "Advanced quantization in deep learning and LLMs (Q1–Q10)",
@@ -48,7 +49,7 @@ def _builtin_definitions() -> list[dict]:
 
 
 def deck_quiz_definition(*, deck: Deck) -> dict:
-    return {"slug": f"deck-{deck.slug}", "title": f"Drill quiz · {deck.title}", "builtin": True,
+    return {"slug": f"{DECK_QUIZ_PREFIX}{deck.slug}", "title": f"Drill quiz · {deck.title}", "builtin": True,
             "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers from the deck “{deck.title}”.",
             "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [f"deck:{deck.slug}"]}],
             "time_limit_s": 10 * 60, "allow_practice": True, "shuffle_questions": True, "shuffle_options": True,
@@ -59,7 +60,7 @@ def tag_quiz_get(*, tag: str) -> Quiz | None:
     """The quiz of the drill cards with one tag, made on first use; None when no graded card has the tag."""
     if not any(tag in q.tags for q in Question.objects.filter(group=CARD_GROUP)):
         return None
-    quiz, _ = Quiz.objects.get_or_create(slug=f"drills-tag-{slugify(tag)[:100]}", defaults={
+    quiz, _ = Quiz.objects.get_or_create(slug=f"{TAG_QUIZ_PREFIX}{slugify(tag)[:100]}", builtin=True, defaults={
         "title": f"Drill quiz · cards tagged “{tag}”", "builtin": True, "time_limit_s": 10 * 60,
         "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers tagged “{tag}”, from every deck.",
         "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [tag]}], "allow_practice": True,
@@ -89,7 +90,7 @@ def catalogue_sync() -> list[str]:
     card_questions_sync()
     changed = []
     definitions = _builtin_definitions()
-    stale = Quiz.objects.filter(builtin=True, slug__startswith="deck-", attempts__isnull=True)
+    stale = Quiz.objects.filter(builtin=True, slug__startswith=DECK_QUIZ_PREFIX, attempts__isnull=True)
     stale.exclude(slug__in=[d["slug"] for d in definitions]).delete()
     for definition in definitions:
         slug = definition.pop("slug")

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.utils.text import slugify
 
 from quizzes.attempts import blueprint_pool
+from quizzes.catalogue import DECK_QUIZ_PREFIX, TAG_QUIZ_PREFIX
 from quizzes.models import Question, Quiz
 
 BLUEPRINT_KEYS = ("group", "tier", "tags", "seed")
@@ -82,8 +83,8 @@ class QuizForm(forms.ModelForm):
         minutes = self.cleaned_data.get("time_limit_min")
         quiz.time_limit_s = round(minutes * 60) if minutes else None
         base = slugify(quiz.title)[:100] or "quiz"
-        if base in RESERVED_SLUGS:
-            base += "-quiz"
+        if base in RESERVED_SLUGS or base.startswith((TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX)):
+            base = f"quiz-{base}"  # the URL words and the catalogue's slugs are not for instructors' quizzes
         quiz.slug, n = base, 1
         while Quiz.objects.filter(slug=quiz.slug).exists():
             n += 1
