@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 
 from cohorts.models import Cohort
 from labs.models import Submission
-from quizzes.models import Response
+from quizzes.models import Attempt, Response
 
 
 def cohorts_taught_by(user: User):
@@ -12,7 +12,7 @@ def cohorts_taught_by(user: User):
 
 
 def cohort_student_rows(*, cohort: Cohort) -> list[dict]:
-    """Each student with their latest lab verdict and answer, in two queries per cohort."""
+    """Each student with their latest lab verdict, answer and quiz attempt, in three queries per cohort."""
     students = [e.student for e in cohort.enrolments.select_related("student").order_by("student__username")]
     ids = [s.id for s in students]
     latest_submission, latest_response = {}, {}
@@ -21,5 +21,8 @@ def cohort_student_rows(*, cohort: Cohort) -> list[dict]:
     for resp in (Response.objects.filter(user_id__in=ids).select_related("part__question")
                  .order_by("user_id", "-created_at")):
         latest_response.setdefault(resp.user_id, resp)
-    return [{"student": s, "submission": latest_submission.get(s.id), "response": latest_response.get(s.id)}
-            for s in students]
+    latest_attempt = {}
+    for attempt in Attempt.objects.filter(user_id__in=ids).select_related("quiz").order_by("user_id", "-started_at"):
+        latest_attempt.setdefault(attempt.user_id, attempt)
+    return [{"student": s, "submission": latest_submission.get(s.id), "response": latest_response.get(s.id),
+             "attempt": latest_attempt.get(s.id)} for s in students]

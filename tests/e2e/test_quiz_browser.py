@@ -22,6 +22,17 @@ def choice_question_make() -> Question:
     return question
 
 
+# The learner's wall clock is two hours fast: the countdown and the deadline must not care.
+CLOCK_TWO_HOURS_FAST = """(() => {
+  const Real = Date, skew = 2 * 3600 * 1000;
+  class Skewed extends Real {
+    constructor(...args) { super(...(args.length ? args : [Real.now() + skew])); }
+    static now() { return Real.now() + skew; }
+  }
+  window.Date = Skewed;
+})();"""
+
+
 def part_of(question: Question, key: str) -> Part:
     return question.parts.get(key=key)
 
@@ -37,11 +48,15 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
                                time_limit_s=600)
     single, numeric, symbolic = part_of(choice, "max"), part_of(kv, "a"), part_of(kv, "b")
     with chromium_page() as (page, errors):
+        page.add_init_script(CLOCK_TWO_HOURS_FAST)
         log_in(page, web_server, "tina")
+        page.goto(web_server + "/quizzes/")
+        shot(page, "quiz-list")
         page.goto(web_server + "/quizzes/browser-quiz/")
         shot(page, "quiz-detail")
         page.click("button:has-text('Start the timed attempt')")
         page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
+        assert page.evaluate("Date.now() - performance.timeOrigin - performance.now()") > 7000_000  # skewed
         assert re.fullmatch(r"(9|10):\d\d", page.inner_text("#countdown"))  # drawn from the server's deadline
 
         page.focus(f"#part-{single.id} input[value=a]")  # keyboard only: focus the option, Space chooses it
@@ -70,6 +85,10 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
         assert "E4M3 tops out at 448." in page.inner_text("main")  # answer points
         assert "Confusing it with E5M2." in page.inner_text("main")  # pitfalls
         shot(page, "quiz-review")
+        page.goto(web_server + "/quizzes/history/")
+        page.wait_for_function("() => window.Chart && Chart.getChart('chart-scores') !== undefined")
+        assert "Browser quiz" in page.inner_text("main")
+        shot(page, "quiz-history")
         assert errors == []
     attempt = Attempt.objects.get(user=user, quiz=quiz)
     saved = {a.part_id: a.answer for a in AttemptAnswer.objects.filter(attempt=attempt)}

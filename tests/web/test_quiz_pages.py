@@ -471,3 +471,15 @@ def test_the_drill_tag_url_of_a_known_tag_redirects_to_its_drill_quiz(client):
     assert response.status_code == 302
     assert response["Location"] == reverse("quizzes:quiz", args=["drills-tag-kv-cache"])
     assert Quiz.objects.get(slug="drills-tag-kv-cache").builtin
+
+
+def test_the_cohort_dashboard_shows_each_students_latest_quiz(client):
+    """The instructor's dashboard lists a student's latest graded attempt with its score."""
+    teacher, student = instructor_make(), user_make("ana")
+    Enrolment.objects.create(cohort=cohort_create(name="Evening", instructor=teacher), student=student)
+    attempt = attempt_start(user=student, quiz=quiz_make())
+    answer_save(attempt=attempt, part_id=part_id(attempt, "a"), answer=RIGHT_A)
+    attempt_submit(attempt=attempt)
+    client.force_login(teacher)
+    row = client.get(reverse("dashboard")).content.decode().split("<td>ana</td>")[1].split("</tr>")[0]
+    assert "Quiz kv: 50%" in row
