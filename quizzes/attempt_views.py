@@ -56,11 +56,14 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def quiz_start(request: HttpRequest, slug: str) -> HttpResponse:
     quiz = selectors.quiz_get(user=request.user, slug=slug)
+    practice = request.POST.get("mode") == "practice"
     try:
-        attempt = attempt_start(user=request.user, quiz=quiz, practice=request.POST.get("mode") == "practice")
+        attempt = attempt_start(user=request.user, quiz=quiz, practice=practice)
     except QuizUnavailable as exc:
         messages.error(request, str(exc))
         return redirect("quizzes:quiz", slug=slug)
+    if practice and not attempt.practice:
+        messages.info(request, "Your timed attempt is still running: finish it before practising this quiz.")
     return redirect("quizzes:attempt", attempt_id=attempt.id)
 
 

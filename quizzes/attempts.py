@@ -109,10 +109,9 @@ def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.dat
     open_attempt = Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()
     if open_attempt is not None:
         open_attempt = attempt_expire_if_due(attempt=open_attempt, now=now)
-    if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN:
-        if open_attempt.practice == practice or not open_attempt.practice:
-            return open_attempt  # a timed attempt in progress is resumed, never paused for practice
-        attempt_submit(attempt=open_attempt, now=now)  # starting the timed attempt ends the practice run
+    if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN and (
+            open_attempt.practice == practice or not open_attempt.practice):
+        return open_attempt  # a timed attempt in progress is resumed, never paused for practice
     if practice and not (quiz.allow_practice or quiz.feedback == Quiz.Feedback.EACH_PART):
         raise QuizUnavailable("This quiz cannot be taken as practice.")
     if quiz.opens_at and now < quiz.opens_at:
@@ -122,6 +121,8 @@ def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.dat
     if not practice and quiz.max_attempts is not None and attempts_used(quiz=quiz, user=user) >= quiz.max_attempts:
         raise QuizUnavailable(f"You have used all {quiz.max_attempts} attempt"
                               f"{'s' if quiz.max_attempts != 1 else ''} of this quiz.")
+    if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN:
+        attempt_submit(attempt=open_attempt, now=now)  # starting the timed attempt ends the practice run
     seed = secrets.randbelow(2**62)
     rng = random.Random(seed)
     layout = _layout(_draws(quiz, rng), shuffle_options=quiz.shuffle_options, rng=rng)

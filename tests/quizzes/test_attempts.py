@@ -614,3 +614,17 @@ def test_a_timed_start_is_not_answered_with_an_open_practice_attempt():
     attempt_start(user=ana, quiz=quiz, practice=True, now=T0)
     timed = attempt_start(user=ana, quiz=quiz, now=T0 + S)
     assert not timed.practice and timed.deadline == T0 + S + timedelta(seconds=600)
+
+
+@pytest.mark.django_db
+def test_a_timed_start_ends_the_practice_run_only_when_it_may_start():
+    """Starting the timed attempt submits an open practice run, but a refused start leaves the run open."""
+    quiz = quiz_make(time_limit_s=600, allow_practice=True, max_attempts=1)
+    ana = user_make("ana")
+    attempt_submit(attempt=attempt_start(user=ana, quiz=quiz, now=T0), now=T0 + S)  # the one timed attempt, used
+    practice = attempt_start(user=ana, quiz=quiz, practice=True, now=T0 + 2 * S)
+    with pytest.raises(QuizUnavailable):
+        attempt_start(user=ana, quiz=quiz, now=T0 + 3 * S)
+    assert fresh(practice).status == Attempt.Status.OPEN
+    again = attempt_start(user=ana, quiz=quiz, practice=True, now=T0 + 4 * S)
+    assert again.id == practice.id  # practising again resumes the run
