@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import re
 import secrets
@@ -23,6 +24,8 @@ from django.utils import timezone
 from graders.answers import AnswerResult, check_answer, preview_answer, sample_params
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
 from quizzes.services import MAX_ANSWER_CHARS
+
+log = logging.getLogger("quizzes")
 
 
 class QuizUnavailable(Exception):
@@ -282,7 +285,10 @@ def attempts_close_overdue(*, now: dt.datetime | None = None) -> int:
         _close_if_due(attempt_id, now)
     graded = 0
     for attempt_id in Attempt.objects.filter(status=Attempt.Status.CLOSED).values_list("id", flat=True):
-        graded += attempt_grade(attempt_id=attempt_id).status == Attempt.Status.GRADED
+        try:
+            graded += attempt_grade(attempt_id=attempt_id).status == Attempt.Status.GRADED
+        except Exception:  # noqa: BLE001 - one attempt failing must not keep the others ungraded
+            log.exception("grading attempt %s failed; the next sweep retries it", attempt_id)
     return graded
 
 

@@ -628,3 +628,14 @@ def test_a_timed_start_ends_the_practice_run_only_when_it_may_start():
     assert fresh(practice).status == Attempt.Status.OPEN
     again = attempt_start(user=ana, quiz=quiz, practice=True, now=T0 + 4 * S)
     assert again.id == practice.id  # practising again resumes the run
+
+
+@pytest.mark.django_db
+def test_one_attempt_that_cannot_be_graded_does_not_keep_the_sweep_from_the_others():
+    """A closed attempt whose grading fails is logged and left for the next sweep; the others are graded."""
+    quiz = quiz_make(time_limit_s=60)
+    broken = attempt_start(user=user_make("ana"), quiz=quiz, now=T0)
+    Attempt.objects.filter(pk=broken.pk).update(layout=[{"question": 1}])  # a layout without its parts
+    fine = attempt_start(user=user_make("bea"), quiz=quiz, now=T0)
+    assert attempts_close_overdue(now=T0 + timedelta(minutes=5)) == 1
+    assert (fresh(broken).status, fresh(fine).status) == (Attempt.Status.CLOSED, Attempt.Status.GRADED)
