@@ -156,7 +156,7 @@
   // clock (so a wrong wall clock here changes nothing). At zero, ask the server, which submits the attempt.
   const countdown = document.getElementById("countdown");
   if (countdown) {
-    const end = performance.now() + Number(countdown.dataset.remainingMs) + 300;
+    const end = performance.now() + Number(countdown.dataset.remainingMs);
     const tick = () => {
       const left = Math.max(0, end - performance.now());
       const s = Math.ceil(left / 1000);
@@ -165,7 +165,8 @@
       if (left <= 0) {
         closed = true;
         globalState.textContent = "Time is up: submitting…";
-        window.location.href = countdown.dataset.attemptUrl;
+        // A moment's margin, so the server's clock has certainly passed the deadline too.
+        setTimeout(() => { window.location.href = countdown.dataset.attemptUrl; }, 300);
         return;
       }
       setTimeout(tick, Math.min(250, left));

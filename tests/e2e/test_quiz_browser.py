@@ -57,7 +57,7 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
         page.click("button:has-text('Start the timed attempt')")
         page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
         assert page.evaluate("Date.now() - performance.timeOrigin - performance.now()") > 7000_000  # skewed
-        assert re.fullmatch(r"(9|10):\d\d", page.inner_text("#countdown"))  # drawn from the server's deadline
+        assert re.fullmatch(r"10:00|9:[0-5]\d", page.inner_text("#countdown"))  # from the server's deadline
 
         page.focus(f"#part-{single.id} input[value=a]")  # keyboard only: focus the option, Space chooses it
         page.keyboard.press("Space")
