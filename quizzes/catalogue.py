@@ -11,9 +11,9 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from drills.models import Card, Deck
-from quizzes.models import Part, Question, Quiz
+from quizzes.content import CARD_GROUP
+from quizzes.models import AttemptAnswer, Part, Question, Quiz
 
-CARD_GROUP = "drills"
 TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX = "drills-tag-", "deck-"  # slugs the catalogue owns
 SEED_QA_SETS = {  # seed file → the title of its Q&A set
     "002_7d3f4347ecd07521.txt": "LLM quantization interview prep (Q1–Q10)",
@@ -68,39 +68,56 @@ def tag_quiz_get(*, tag: str) -> Quiz | None:
     return quiz
 
 
-def card_questions_sync() -> int:
-    """Mirror every graded card as a one-part question; drop the mirrors of cards that lost their answer."""
-    keep = set()
+def _upsert(model, lookup: dict, fields: dict) -> bool:
+    """Create or update one row in place; True when something changed."""
+    row = model.objects.filter(**lookup).first()
+    if row is None:
+        model.objects.create(**lookup, **fields)
+        return True
+    if all(getattr(row, k) == v for k, v in fields.items()):
+        return False
+    for k, v in fields.items():
+        setattr(row, k, v)
+    row.save()
+    return True
+
+
+def card_questions_sync() -> list[str]:
+    """Mirror every graded card as a one-part question; returns the slugs that changed. The mirror of a card
+    that lost its answer is deleted, or, when attempts answered it, kept untagged so no quiz draws it again."""
+    changed, keep = [], set()
     for card in Card.objects.exclude(answer=None).select_related("deck"):
-        slug = f"card-{card.deck.slug}-{card.key}"[:120]
+        slug = f"card_{card.deck.slug}_{card.key}"[:120]  # "_": never an authored slug (content.SLUG)
         keep.add(slug)
-        question, _ = Question.objects.update_or_create(slug=slug, defaults={
-            "group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
-            "source": card.source, "body": card.front, "explanation": card.back, "corrections": card.corrections})
-        Part.objects.update_or_create(question=question, key="answer", defaults={
-            "order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""})
+        fields = {"group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
+                  "source": card.source, "body": card.front, "explanation": card.back,
+                  "corrections": card.corrections}
+        question_changed = _upsert(Question, {"slug": slug}, fields)
+        part_fields = {"order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""}
+        if _upsert(Part, {"question": Question.objects.get(slug=slug), "key": "answer"}, part_fields) \
+                or question_changed:
+            changed.append(slug)
     stale = Question.objects.filter(group=CARD_GROUP).exclude(slug__in=keep)
-    stale.filter(parts__attempt_answers__isnull=True).delete()
-    return len(keep)
+    for question in stale:
+        if not AttemptAnswer.objects.filter(part__question=question).exists():
+            question.delete()
+            changed.append(question.slug)
+        elif question.tags:
+            Question.objects.filter(pk=question.pk).update(tags=[])
+            changed.append(question.slug)
+    return changed
 
 
 @transaction.atomic
-def catalogue_sync() -> list[str]:
-    """Create or update the built-in quizzes; returns the slugs that changed."""
-    card_questions_sync()
-    changed = []
+def catalogue_sync() -> dict[str, list[str]]:
+    """Mirror the graded cards and create or update the built-in quizzes; returns what changed."""
+    card_questions = card_questions_sync()
     definitions = _builtin_definitions()
     stale = Quiz.objects.filter(builtin=True, slug__startswith=DECK_QUIZ_PREFIX, attempts__isnull=True)
     stale.exclude(slug__in=[d["slug"] for d in definitions]).delete()
+    quizzes = []
     for definition in definitions:
         slug = definition.pop("slug")
-        quiz = Quiz.objects.filter(slug=slug).first()
-        if quiz is None:
-            Quiz.objects.create(slug=slug, **definition)
-            changed.append(slug)
-        elif any(getattr(quiz, k) != v for k, v in definition.items()):
-            for k, v in definition.items():
-                setattr(quiz, k, v)
-            quiz.save()
-            changed.append(slug)
-    return changed
+        if _upsert(Quiz, {"slug": slug}, definition):
+            quizzes.append(slug)
+    return {"quizzes": quizzes, "card_questions": card_questions}

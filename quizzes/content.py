@@ -20,6 +20,7 @@ import yaml
 from graders.answers import KINDS, validate_spec
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+CARD_GROUP = "drills"  # the question group of the drill cards mirrored for quizzes (quizzes/catalogue.py)
 KEY = re.compile(r"[a-z0-9-]+")
 TIERS = ("L1", "L2", "L3")
 AUTO_GRADED = tuple(k for k in KINDS if k != "free")
@@ -572,6 +573,9 @@ def read_content(root: Path | str) -> Content:
             group = group_dir.name
             if not SLUG.fullmatch(group):
                 problems.append(Problem(rel(group_dir), 1, "group folder names must be lowercase-hyphenated"))
+            if group == CARD_GROUP:
+                problems.append(Problem(rel(group_dir), 1, f"the group {CARD_GROUP!r} holds the drill cards' quiz "
+                                        "questions (made from fixtures/drills/): choose another folder name"))
             for path in sorted(group_dir.iterdir()):
                 if path.suffix == ".yml":
                     problems.append(Problem(rel(path), 1, "question files end in .yaml, not .yml"))

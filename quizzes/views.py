@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from quizzes.catalogue import CARD_GROUP
+from quizzes.content import CARD_GROUP
 from quizzes.models import Part, Question, Response
 from quizzes.services import part_params, prompt_fill, response_save
 

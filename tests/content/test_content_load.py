@@ -14,8 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from quizzes.catalogue import CARD_GROUP
-from quizzes.content import read_content
+from quizzes.content import CARD_GROUP, read_content
 from quizzes.models import AnswerKeyChange, Part, Question, Response
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,6 +244,15 @@ def test_duplicate_slugs_and_card_ids_across_files(tmp_path):
     problems = [str(p) for p in read_content(tmp_path).problems]
     assert any("slug 'same' is also used by" in p for p in problems), problems
     assert any("card id 'card-1' is also used in" in p for p in problems), problems
+
+
+def test_the_drill_cards_question_group_is_not_a_folder_name(tmp_path):
+    """questions/drills/ would be taken for the drill cards' mirrors (and pruned with them): it is refused."""
+    (tmp_path / "questions" / CARD_GROUP).mkdir(parents=True)
+    (tmp_path / "questions" / CARD_GROUP / "q.yaml").write_text(
+        "slug: q\ntitle: T\nbody: B\nparts: [{key: a, prompt: P, kind: numeric, answer: 1}]\n")
+    problems = [str(p) for p in read_content(tmp_path).problems]
+    assert any("questions/drills:1: the group 'drills' holds the drill cards" in p for p in problems), problems
 
 
 def test_card_answers_are_validated(tmp_path):

@@ -12,6 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from drills.models import Card, Deck
+from drills.services import card_guid
 from quizzes.attempts import (
     AttemptClosed,
     QuizUnavailable,
@@ -25,7 +27,8 @@ from quizzes.attempts import (
     attempts_close_overdue,
     extension_grant,
 )
-from quizzes.catalogue import CARD_GROUP, catalogue_sync, tag_quiz_get
+from quizzes.catalogue import catalogue_sync, tag_quiz_get
+from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
 from tests.conftest import stop, wait_for, worker_start
 from tests.factories import instructor_make, question_make, user_make
@@ -540,7 +543,7 @@ def test_load_content_makes_the_builtin_quizzes_and_a_second_sync_changes_nothin
     assert {"interview-l1", "interview-l2", "interview-l3", "qa-002", "qa-003", "mock-interview"} <= slugs
     assert any(s.startswith("deck-") for s in slugs)
     assert Quiz.objects.get(slug="mock-interview").time_limit_s == 1200
-    assert catalogue_sync() == []
+    assert catalogue_sync() == {"quizzes": [], "card_questions": []}
 
 
 @pytest.mark.django_db
@@ -565,7 +568,7 @@ def test_a_deck_quiz_draws_only_that_decks_card_questions(content):
         questions = Question.objects.in_bulk([item["question"] for item in attempt.layout]).values()
         assert questions and len(questions) == len(attempt.layout)
         for q in questions:
-            assert q.group == CARD_GROUP and f"deck:{deck}" in q.tags and q.slug.startswith(f"card-{deck}-")
+            assert q.group == CARD_GROUP and f"deck:{deck}" in q.tags and q.slug.startswith(f"card_{deck}_")
 
 
 @pytest.mark.django_db
@@ -639,3 +642,23 @@ def test_one_attempt_that_cannot_be_graded_does_not_keep_the_sweep_from_the_othe
     fine = attempt_start(user=user_make("bea"), quiz=quiz, now=T0)
     assert attempts_close_overdue(now=T0 + timedelta(minutes=5)) == 1
     assert (fresh(broken).status, fresh(fine).status) == (Attempt.Status.CLOSED, Attempt.Status.GRADED)
+
+
+@pytest.mark.django_db
+def test_a_card_that_loses_its_answer_leaves_the_quizzes_and_keeps_what_learners_answered():
+    """Its mirror is deleted when nobody answered it, or kept untagged (so no quiz draws it) when somebody did."""
+    deck = Deck.objects.create(slug="mem", title="Memory")
+    spec = {"kind": "numeric", "answer": 14, "unit": "GB"}
+    answered, unanswered = (Card.objects.create(deck=deck, key=k, guid=card_guid(deck_slug="mem", key=k), order=i,
+                                                front=f"{k}?", back="14 GB", answer=spec, tags=["memory"])
+                            for i, k in enumerate(("a", "b")))
+    catalogue_sync()
+    attempt = attempt_start(user=user_make("ana"), quiz=Quiz.objects.get(slug="deck-mem"), now=T0)
+    pid = Part.objects.get(question__slug="card_mem_a").id
+    answer_save(attempt=attempt, part_id=pid, answer="14 GB", now=T0 + S)
+    Card.objects.filter(pk__in=[answered.pk, unanswered.pk]).update(answer=None)
+    changed = catalogue_sync()["card_questions"]
+    assert sorted(changed) == ["card_mem_a", "card_mem_b"]
+    assert not Question.objects.filter(slug="card_mem_b").exists()
+    assert Question.objects.get(slug="card_mem_a").tags == []
+    assert AttemptAnswer.objects.get(part_id=pid).answer == "14 GB"

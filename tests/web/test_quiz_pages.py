@@ -13,6 +13,7 @@ from django.utils import timezone
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
 from quizzes.attempts import answer_save, attempt_start, attempt_submit
+from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
 from tests.factories import PASSWORD, instructor_make, question_make, user_make
 
@@ -464,7 +465,7 @@ def test_an_instructor_quiz_titled_like_a_drill_quiz_is_listed(client):
 
 def test_the_drill_tag_url_of_a_known_tag_redirects_to_its_drill_quiz(client):
     """quizzes:drill_tag for a tag of a graded drill card redirects to the tag's drill quiz page."""
-    card = Question.objects.create(slug="card-x", group="drills", title="Card", body="?", tags=["kv-cache"])
+    card = Question.objects.create(slug="card_x_y", group=CARD_GROUP, title="Card", body="?", tags=["kv-cache"])
     Part.objects.create(question=card, key="answer", kind="numeric", spec={"kind": "numeric", "answer": "2"})
     client.force_login(user_make("ana"))
     response = client.get(reverse("quizzes:drill_tag", args=["kv-cache"]))

@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from drills.services import decks_load
-from quizzes.catalogue import CARD_GROUP, catalogue_sync
-from quizzes.content import Content, QuestionData, read_content
+from quizzes.catalogue import catalogue_sync
+from quizzes.content import CARD_GROUP, Content, QuestionData, read_content
 from quizzes.models import AnswerKeyChange, Part, Question
 
 
@@ -144,7 +144,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 report = content_load(content)
                 drills = decks_load(content.decks)
-                quizzes = catalogue_sync()
+                catalogue = catalogue_sync()
                 if labs_sync is not None and not check:
                     labs_changes, lab_problems = labs_sync(root=root / "labs", dry_run=False)
                     if lab_problems:
@@ -168,12 +168,14 @@ class Command(BaseCommand):
           f"updated {drills['updated']}, unchanged {drills['unchanged']}")
         for note in drills["notes"]:
             w(f"  note: {note}")
-        w(f"{prefix}quizzes: {len(quizzes)} built-in quiz{'zes' if len(quizzes) != 1 else ''} created or updated")
+        n_quizzes, n_mirrors = len(catalogue["quizzes"]), len(catalogue["card_questions"])
+        w(f"{prefix}quizzes: {n_quizzes} built-in quiz{'zes' if n_quizzes != 1 else ''} created or updated, "
+          f"{n_mirrors} drill card question{'s' if n_mirrors != 1 else ''} changed")
         if labs_skip:
             w(labs_skip)
         else:
             w(f"labs: {len(labs_changes)} change{'s' if len(labs_changes) != 1 else ''}")
             for c in labs_changes:
                 w(f"  {c}")
-        if not report.changed and not (drills["created"] or drills["updated"]) and not quizzes and not (labs_changes and labs_sync is not None):
+        if not report.changed and not (drills["created"] or drills["updated"]) and not n_quizzes and not n_mirrors and not (labs_changes and labs_sync is not None):
             w("nothing changed")
