@@ -31,8 +31,7 @@ from quizzes.models import Attempt, Extension, Quiz
 
 def _answer_from(request: HttpRequest, name: str = "answer") -> str:
     """A choice part's checkboxes arrive as several values: joined, as the grader reads them ("a,c")."""
-    return ",".join(v for v in request.POST.getlist(name) if v) if len(request.POST.getlist(name)) > 1 \
-        else request.POST.get(name, "")
+    return ",".join(v for v in request.POST.getlist(name) if v)
 
 
 @login_required
