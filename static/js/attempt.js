@@ -64,21 +64,30 @@
     setTimeout(() => { window.location.href = reviewUrl; }, 2500);
   }
 
+  // One request per part at a time, so an older text can never overwrite a newer one on the server.
+  const inFlight = new Set();
+  const retry = (part, attempt) => timers.set(part.id, setTimeout(() => save(part, attempt + 1),
+                                                                  Math.min(10000, 1000 * 2 ** attempt)));
+
   async function save(part, attempt = 1) {
     timers.delete(part.id);
+    if (inFlight.has(part.id)) { timers.set(part.id, setTimeout(() => save(part, attempt), 200)); return; }
+    inFlight.add(part.id);
     const body = new FormData();
     body.append("answer", valueOf(part));
     setState(part, "Saving…", "saving");
-    let response;
+    let response, data;
     try {
       response = await fetch(part.dataset.autosaveUrl, {method: "POST", body, credentials: "same-origin",
                                                         headers: {"X-CSRFToken": csrf}});
+      data = await response.json().catch(() => ({}));
     } catch (err) {
       setState(part, "Not saved (offline?) · retrying", "error");
-      timers.set(part.id, setTimeout(() => save(part, attempt + 1), Math.min(10000, 1000 * 2 ** attempt)));
+      retry(part, attempt);
       return;
+    } finally {
+      inFlight.delete(part.id);
     }
-    const data = await response.json().catch(() => ({}));
     if (response.status === 409) {
       setState(part, "Not saved", "error");
       timeUp(data.error || "This attempt is closed.", data.review_url);
@@ -86,7 +95,7 @@
     }
     if (!response.ok) {
       setState(part, "Not saved · retrying", "error");
-      timers.set(part.id, setTimeout(() => save(part, attempt + 1), Math.min(10000, 1000 * 2 ** attempt)));
+      retry(part, attempt);
       return;
     }
     if (!timers.has(part.id)) {  // nothing newer typed while this request was in flight
@@ -141,6 +150,7 @@
       const part = button.closest(".attempt-part");
       clearTimeout(timers.get(part.id));
       timers.delete(part.id);
+      while (inFlight.has(part.id)) await new Promise((done) => setTimeout(done, 50));  // keep the order
       const body = new FormData();
       body.append("answer", valueOf(part));
       const response = await fetch(part.dataset.checkUrl, {method: "POST", body, credentials: "same-origin",
