@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
@@ -26,7 +27,7 @@ from quizzes.attempts import (
 )
 from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.forms import ExtensionForm, QuizForm
-from quizzes.models import Attempt, Extension, Quiz
+from quizzes.models import Attempt, Extension, Part, Quiz
 
 
 def _answer_from(request: HttpRequest, name: str = "answer") -> str:
@@ -88,19 +89,15 @@ def attempt_take(request: HttpRequest, attempt_id: int) -> HttpResponse:
         "remaining_ms": None if remaining is None else max(0, int(remaining * 1000))})
 
 
-def _part_id_ok(attempt: Attempt, part_id: int) -> None:
-    if not any(part_id in item["parts"] for item in attempt.layout):
-        raise Http404("No such part in this attempt.")
-
-
 @login_required
 @require_POST
 def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> JsonResponse:
     """The page's autosave: JSON {saved, saved_at, read_as, error, closed}."""
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
-    _part_id_ok(attempt, part_id)
     try:
         row, preview = answer_save(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+    except Part.DoesNotExist:
+        raise Http404("No such part in this attempt.") from None
     except AttemptClosed as exc:
         return JsonResponse({"saved": False, "closed": True, "error": str(exc), "saved_at": None, "read_as": None,
                              "review_url": reverse("quizzes:review", args=[attempt.id])}, status=409)
@@ -112,11 +109,12 @@ def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> Json
 @require_POST
 def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -> HttpResponse:
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
-    _part_id_ok(attempt, part_id)
     try:
         row, result = answer_check(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+    except Part.DoesNotExist:
+        raise Http404("No such part in this attempt.") from None
     except AttemptClosed as exc:
-        return HttpResponse(f'<p class="verdict invalid" role="status">{exc}</p>', status=409)
+        return HttpResponse(format_html('<p class="verdict invalid" role="status">{}</p>', exc), status=409)
     item = next(r for i in selectors.attempt_items(attempt=attempt, with_keys=True) for r in i["parts"]
                 if r["part"].id == part_id)
     return render(request, "quizzes/_practice_verdict.html", {"result": result, "row": row, "item": item})

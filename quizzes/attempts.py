@@ -164,6 +164,7 @@ def _refusal(attempt: Attempt, now: dt.datetime) -> str | None:
 
 
 def _part_of(attempt: Attempt, part_id: int) -> Part:
+    """The part, if this attempt asks it; Part.DoesNotExist otherwise (the pages answer 404)."""
     if not any(part_id in item["parts"] for item in attempt.layout):
         raise Part.DoesNotExist(f"part {part_id} is not in attempt {attempt.id}")
     return Part.objects.get(pk=part_id)
