@@ -145,7 +145,11 @@ class Watch:
     ``graders``, and any call whose text contains the current input fails the test.
     """
 
-    ALLOWED_CALLERS = {"ast", "importlib._bootstrap", "importlib._bootstrap_external", "sympy.external.importtools"}
+    # Python's and sympy's own code generation from fixed templates (sympy.polys.monomials builds its monomial
+    # functions on first use, which under load may first happen inside this test). A call that carries the
+    # learner's text is refused whoever makes it.
+    ALLOWED_CALLERS = {"ast", "importlib._bootstrap", "importlib._bootstrap_external", "sympy.external.importtools",
+                       "sympy.polys.monomials"}
 
     def __init__(self):
         self.calls = []
