@@ -37,6 +37,16 @@ def part_of(question: Question, key: str) -> Part:
     return question.parts.get(key=key)
 
 
+def start(page, button: str) -> None:
+    """Press a start button on a quiz page and land on the attempt page."""
+    page.click(f"button:has-text('{button}')")
+    page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
+
+
+def all_saved(page) -> None:
+    page.wait_for_function("() => document.getElementById('save-status').textContent === 'All answers saved'")
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.browser
 @pytest.mark.redis
@@ -54,8 +64,7 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
         shot(page, "quiz-list")
         page.goto(web_server + "/quizzes/browser-quiz/")
         shot(page, "quiz-detail")
-        page.click("button:has-text('Start the timed attempt')")
-        page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
+        start(page, "Start the timed attempt")
         assert page.evaluate("Date.now() - performance.timeOrigin - performance.now()") > 7000_000  # skewed
         assert re.fullmatch(r"10:00|9:[0-5]\d", page.inner_text("#countdown"))  # from the server's deadline
 
@@ -67,7 +76,7 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
         page.keyboard.type("s(q-z)")
         page.wait_for_selector(f"#preview-{symbolic.id} .katex")  # "we read your answer as", rendered by KaTeX
         assert "We read your answer as" in page.inner_text(f"#preview-{symbolic.id}")
-        page.wait_for_function("() => document.getElementById('save-status').textContent === 'All answers saved'")
+        all_saved(page)
         shot(page, "quiz-answered")
 
         typed = page.evaluate(f"document.getElementById('mf-{symbolic.id}').value")
@@ -108,10 +117,9 @@ def test_a_short_quiz_submits_itself_when_time_runs_out(web_server):
     with chromium_page() as (page, errors):
         log_in(page, web_server, "tom")
         page.goto(web_server + "/quizzes/short-quiz/")
-        page.click("button:has-text('Start the timed attempt')")
-        page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
+        start(page, "Start the timed attempt")
         page.fill(f"#input-{numeric.id}", "262.144 KB")  # the misconception: only K, not K and V
-        page.wait_for_function("() => document.getElementById('save-status').textContent === 'All answers saved'")
+        all_saved(page)
         shot(page, "quiz-short-running")
         page.wait_for_url(re.compile(r".*/attempts/\d+/review/$"), timeout=20_000)  # nobody clicks anything
         text = page.inner_text("main")
@@ -138,8 +146,7 @@ def test_practice_mode_checks_a_part_at_once(web_server):
     with chromium_page() as (page, errors):
         log_in(page, web_server, "pia")
         page.goto(web_server + "/quizzes/practice-quiz/")
-        page.click("button:has-text('Practice')")
-        page.wait_for_url(re.compile(r".*/attempts/\d+/$"))
+        start(page, "Practice")
         assert page.locator("#countdown").count() == 0  # untimed
         page.fill(f"#input-{numeric.id}", "262.144 KB")
         page.click(f"#part-{numeric.id} button.check")
