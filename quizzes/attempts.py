@@ -71,7 +71,7 @@ def blueprint_pool(draw: dict) -> list[Question]:
     wanted = set(draw.get("tags") or [])
     seed = draw.get("seed")
     pool = [q for q in questions if (not wanted or wanted & set(q.tags))
-            and (not seed or (q.source or "").find(seed) >= 0)]
+            and (not seed or seed in (q.source or ""))]
     return sorted(pool, key=lambda q: (_natural(q.source or ""), q.slug))
 
 
@@ -227,11 +227,7 @@ def attempt_expire_if_due(*, attempt: Attempt, now: dt.datetime | None = None) -
     """The check on each request: an attempt past its deadline is submitted and graded now."""
     now = now or timezone.now()
     _close_if_due(attempt.id, now)
-    if attempt.status != Attempt.Status.GRADED and Attempt.objects.filter(
-            pk=attempt.pk, status=Attempt.Status.CLOSED).exists():
-        return attempt_grade(attempt_id=attempt.id)
-    attempt.refresh_from_db()
-    return attempt
+    return attempt_grade(attempt_id=attempt.id)  # grades it if closed; the fresh row either way
 
 
 def _grade_one(attempt: Attempt, part: Part, answer: str) -> AnswerResult:
@@ -252,7 +248,8 @@ def _store_grade(row: AttemptAnswer, result: AnswerResult) -> None:
 
 
 def attempt_grade(*, attempt_id: int) -> Attempt:
-    """Grade a closed attempt (idempotent: a second grader computes the same rows and changes nothing)."""
+    """Grade a closed attempt (idempotent: a second grader computes the same rows and changes nothing).
+    Returns the attempt as it is now, whatever its status."""
     attempt = Attempt.objects.get(pk=attempt_id)
     if attempt.status != Attempt.Status.CLOSED:
         return attempt
@@ -264,9 +261,9 @@ def attempt_grade(*, attempt_id: int) -> Attempt:
         if row is None:
             row = AttemptAnswer.objects.get_or_create(attempt=attempt, part=part,
                                                       defaults={"answer": "", "saved_at": attempt.closed_at})[0]
-        in_time = row.saved_at <= attempt.closed_at
-        result = _grade_one(attempt, part, row.answer if in_time else "")
-        if not in_time:
+        if row.saved_at <= attempt.closed_at:
+            result = _grade_one(attempt, part, row.answer)
+        else:
             result = AnswerResult(False, 0.0, "Saved after the attempt closed: not counted.", None, None)
         _store_grade(row, result)
         earned += part.points * result.score
