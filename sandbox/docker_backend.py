@@ -1,35 +1,55 @@
-"""The ``docker`` backend: one throwaway container per job, started detached and waited on with a
-deadline (a client-side timeout alone does not stop a container), always killed and removed by id.
+"""The ``docker`` backend: one throwaway container per job, started with a deadline (a client-side timeout
+alone does not stop a container), always killed and removed by id.
 
-The job directory is bind-mounted read-only at /job, so the worker and the engine share a host (as
-Judge0 and PrairieLearn's external graders do). Results come back only through the container's
-stdout stream, size-capped: the worker never reads a path the sandbox controls."""
+Nothing is bind-mounted: the job goes in on the container's stdin and results come back on its stdout,
+size-capped, so the worker never reads a path the sandbox controls and works the same from a container
+of its own. The harness's parent runs as root with only CAP_SETUID, CAP_SETGID (to start each child under
+a uid of its own, QUANTPREP_SANDBOX_UIDS) and CAP_KILL (to end a child of another uid): a child can then
+neither signal the parent nor open its files, nor reach PID 1's stdout. A child loses every capability
+when it changes uid."""
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
+import socket
 import threading
 import time
-from pathlib import Path
 
-from sandbox.job import Job, RunResult
+from sandbox.job import Job, RunResult, SandboxUnavailable
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
 PYTHON = "/opt/venv/bin/python"
+CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
 
 
 class DockerBackend:
     name = "docker"
 
     def __init__(self, image: str):
-        import docker
-
         self.image = image
-        self.client = docker.from_env(timeout=30)
+        self._client = None
+
+    @property
+    def client(self):
+        """Made on first use: making one asks the engine for its API version, and an engine that does not
+        answer now is SandboxUnavailable, asked again next time."""
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.from_env(timeout=30)
+            except docker.errors.DockerException as exc:
+                raise SandboxUnavailable(f"no Docker engine answers: {exc}") from exc
+        return self._client
+
+    def probe(self) -> str | None:
+        """Why jobs cannot run now (no engine, no image), or None when they can. Never cached."""
+        try:
+            self.client.images.get(self.image)
+            return None
+        except Exception as exc:  # noqa: BLE001 - any failure is the reason, said as it is
+            return f"{type(exc).__name__}: {exc}"[:300]
 
     def sweep(self) -> int:
         """Remove containers left by a worker that died (called at worker start)."""
@@ -43,44 +63,42 @@ class DockerBackend:
 
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
         import docker
+        from docker.utils.socket import frames_iter
 
         limits = job.limits
-        root = Path(tempfile.mkdtemp(prefix=f"quantprep-{job.name}-"))
-        os.chmod(root, 0o755)
-        container = None
+        memory = f"{limits.memory_mb}m"
+        device_requests = []
+        if job.gpus:
+            ids = None if job.gpus == "all" else job.gpus.split(",")
+            device_requests = [docker.types.DeviceRequest(count=-1 if ids is None else None, device_ids=ids,
+                                                          capabilities=[["gpu"]])]
         try:
-            for relative, data in job.files.items():
-                path = root / relative
-                path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-                path.write_bytes(data)
-                path.chmod(0o644)
-            argv = [part.format(python=PYTHON, job="/job") for part in job.argv]
-            memory = f"{limits.memory_mb}m"
-            device_requests = []
-            if job.gpus:
-                ids = None if job.gpus == "all" else job.gpus.split(",")
-                device_requests = [docker.types.DeviceRequest(count=-1 if ids is None else None, device_ids=ids,
-                                                              capabilities=[["gpu"]])]
             container = self.client.containers.create(
-                self.image, ["/usr/bin/tini", "--", *argv], name=f"quantprep-{job.name}",
-                labels={LABEL: job.name}, user="65534:65534", working_dir="/tmp",
+                self.image, ["/usr/bin/tini", "--", *(part.replace("{python}", PYTHON) for part in job.argv)],
+                name=f"quantprep-{job.name}", labels={LABEL: job.name}, user="0:0", working_dir="/tmp",
+                cap_drop=["ALL"], cap_add=["SETUID", "SETGID", "KILL"], security_opt=["no-new-privileges"],
                 network_mode="none", read_only=True,
                 tmpfs={"/tmp": f"size={limits.scratch_mb}m,mode=1777,nosuid,nodev"},
                 shm_size="16m",  # tmpfs and shm count against the memory limit: keep both small
-                volumes={str(root): {"bind": "/job", "mode": "ro"}},
-                cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=limits.pids,
-                mem_limit=memory, memswap_limit=memory, nano_cpus=int(limits.cpus * 1e9),
+                pids_limit=limits.pids, mem_limit=memory, memswap_limit=memory, nano_cpus=int(limits.cpus * 1e9),
                 ulimits=[docker.types.Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
                          docker.types.Ulimit(name="core", soft=0, hard=0)],
-                environment={"OMP_NUM_THREADS": str(max(int(limits.cpus), 1)), "HOME": "/tmp"},
+                environment={"OMP_NUM_THREADS": str(max(int(limits.cpus), 1)), "HOME": "/tmp",
+                             "QUANTPREP_SANDBOX_UIDS": CHILD_UIDS},
                 log_config={"type": "none"},  # the default json-file driver stored a 322 MB flood on the host
-                device_requests=device_requests, stdin_open=False, tty=False, detach=True,
+                device_requests=device_requests, stdin_open=True, tty=False,
             )
-            stream = self.client.api.attach(container.id, stdout=True, stderr=True, stream=True, demux=True)
-            collected = _Collector(stream, limits.stdout_bytes, limits.stderr_bytes, on_stderr_line)
+        except (docker.errors.ImageNotFound, docker.errors.APIError, docker.errors.DockerException) as exc:
+            raise SandboxUnavailable(f"docker cannot start the sandbox ({self.image}): {exc}") from exc
+        try:
+            sock = self.client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                                       "stream": 1})
+            collected = _Collector(frames_iter(sock, tty=False), limits.stdout_bytes, limits.stderr_bytes,
+                                   on_stderr_line)
             collected.start()
             started = time.monotonic()
             container.start()
+            threading.Thread(target=_feed, args=(sock._sock, job.stdin), daemon=True).start()
             timed_out = False
             try:
                 container.wait(timeout=limits.wall_s)
@@ -95,18 +113,31 @@ class DockerBackend:
                              timed_out=timed_out, oom_killed=bool(state.get("OOMKilled")), wall_s=wall,
                              backend=self.name)
         finally:
-            if container is not None:
-                try:
-                    container.remove(force=True)
-                except Exception:  # noqa: BLE001 - the sweeper at the next worker start removes it
-                    log.exception("could not remove container %s", container.id)
-            shutil.rmtree(root, ignore_errors=True)
+            try:
+                container.remove(force=True)
+            except Exception:  # noqa: BLE001 - the sweeper at the next worker start removes it
+                log.exception("could not remove container %s", container.id)
+
+
+def _feed(raw: socket.socket, chunks) -> None:
+    """Write the job to the container's stdin, then close it. A container that stops reading (it ended
+    early) or a job whose chunks fail to come (the caller re-raises that) only ends the stream."""
+    try:
+        for chunk in chunks:
+            raw.sendall(chunk)
+    except Exception:  # noqa: BLE001 - see above
+        pass
+    finally:
+        try:
+            raw.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
 
 class _Collector(threading.Thread):
-    def __init__(self, stream, stdout_cap: int, stderr_cap: int, on_stderr_line):
+    def __init__(self, frames, stdout_cap: int, stderr_cap: int, on_stderr_line):
         super().__init__(daemon=True)
-        self.stream, self.on_stderr_line = stream, on_stderr_line
+        self.frames, self.on_stderr_line = frames, on_stderr_line
         self.stdout, self.stderr = bytearray(), bytearray()
         self.caps = (stdout_cap, stderr_cap)
         self.truncated = False
@@ -114,13 +145,13 @@ class _Collector(threading.Thread):
 
     def run(self) -> None:
         try:
-            for out, err in self.stream:
-                if out:
+            for stream, chunk in self.frames:
+                if stream == 1:
                     room = self.caps[0] - len(self.stdout)
-                    self.truncated |= len(out) > room
-                    self.stdout += out[:max(room, 0)]
-                if err:
-                    self._take_stderr(err)
+                    self.truncated |= len(chunk) > room
+                    self.stdout += chunk[:max(room, 0)]
+                elif stream == 2:
+                    self._take_stderr(chunk)
         except Exception:  # noqa: BLE001 - the stream ends when the container is removed
             pass
 

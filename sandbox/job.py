@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Limits:
     wall_s: float = 60.0
-    memory_mb: int = 2048  # includes the scratch tmpfs: files written there count against it
+    memory_mb: int = 2048  # includes the scratch tmpfs and memfds: what is written there counts against it
     cpus: float = 1.0
     pids: int = 64
     open_files: int = 256
     scratch_mb: int = 1024  # a tmpfs: only what is written counts, against memory_mb
-    stdout_bytes: int = 640 * 1024 * 1024  # the harness's result archive comes back on stdout
+    stdout_bytes: int = 640 * 1024 * 1024  # the harness's outputs and result come back on stdout
     stderr_bytes: int = 64 * 1024
 
 
 @dataclass(frozen=True)
 class Job:
-    """``files`` are laid out read-only under the job directory; ``argv`` runs with a fresh, writable
-    scratch directory as its working directory. In ``argv``, ``{python}`` is the sandbox's interpreter
-    and ``{job}`` the job directory (they differ between backends)."""
+    """``argv`` runs in a fresh, writable scratch directory with ``stdin`` (chunks, written in order by a
+    thread of the backend, once) on its standard input; nothing else goes in, and only stdout and stderr
+    come out. In ``argv``, ``{python}`` is the sandbox's interpreter (it differs between backends)."""
 
     name: str  # unique per submission and grading attempt: the container's name
-    files: dict[str, bytes]
     argv: tuple[str, ...]
+    stdin: Iterable[bytes] = ()
     limits: Limits = field(default_factory=Limits)
     gpus: str = ""  # "" for none, "all" or a device list (docker only)
 
@@ -40,3 +41,7 @@ class RunResult:
     oom_killed: bool
     wall_s: float
     backend: str
+
+
+class SandboxUnavailable(RuntimeError):
+    """The backend cannot run jobs now (no engine, no image): our failure, never the learner's."""

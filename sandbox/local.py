@@ -1,6 +1,6 @@
 """The ``local`` backend: a subprocess with rlimits, in a new network namespace where the kernel allows.
-It is NOT isolation (same filesystem, same user): for a laptop demo or a machine without Docker only,
-and every page and log says so."""
+It is NOT isolation (same filesystem, same user as the worker, and the harness's children share its uid):
+for a laptop demo, a machine without Docker, or a GPU check, and every page and log says so."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ def _limits(job: Job):
 
     def apply() -> None:
         os.setsid()
-        # Address space, not RSS: torch maps far more than it touches, so allow generous headroom.
-        address_space = (limits.memory_mb + 6144) * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        if not job.gpus:  # CUDA reserves far more address space than any limit here would allow
+            # Address space, not RSS: torch maps far more than it touches, so allow generous headroom.
+            address_space = (limits.memory_mb + 6144) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.scratch_mb * 1024 * 1024,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -70,24 +71,27 @@ class _Drain(threading.Thread):
 class LocalBackend:
     name = "local"
 
+    def probe(self) -> str | None:
+        return None
+
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
-        root = Path(tempfile.mkdtemp(prefix=f"quantprep-{job.name}-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"quantprep-{job.name}-"))
+        scratch.chmod(0o755)  # children under other uids (QUANTPREP_SANDBOX_UIDS) reach their files inside
         try:
-            job_dir, scratch = root / "job", root / "scratch"
-            for relative, data in job.files.items():
-                path = job_dir / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-            scratch.mkdir()
-            argv = [part.format(python=sys.executable, job=str(job_dir)) for part in job.argv]
+            argv = [part.replace("{python}", sys.executable) for part in job.argv]
             env = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "OMP_NUM_THREADS": str(max(int(job.limits.cpus), 1))}
+            # A GPU check runs the harness here: CUDA's libraries, and the children's uids when it is root.
+            for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "QUANTPREP_SANDBOX_UIDS"):
+                if name in os.environ:
+                    env[name] = os.environ[name]
             started = time.monotonic()
-            proc = subprocess.Popen(argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            proc = subprocess.Popen(argv, cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, preexec_fn=_limits(job))  # noqa: PLW1509
             out = _Drain(proc.stdout, job.limits.stdout_bytes)
             err = _Drain(proc.stderr, job.limits.stderr_bytes, on_line=on_stderr_line)
             out.start()
             err.start()
+            threading.Thread(target=_feed, args=(proc.stdin, job.stdin), daemon=True).start()
             timed_out = False
             try:
                 proc.wait(timeout=job.limits.wall_s)
@@ -104,4 +108,19 @@ class LocalBackend:
                              stdout_truncated=out.truncated, timed_out=timed_out, oom_killed=False,
                              wall_s=time.monotonic() - started, backend=self.name)
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _feed(pipe, chunks) -> None:
+    """Write the job to the harness's stdin, then close it. A harness that ended early stops reading, and a
+    job whose chunks fail to come (the caller re-raises that) only ends the stream."""
+    try:
+        for chunk in chunks:
+            pipe.write(chunk)
+    except Exception:  # noqa: BLE001 - see above
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
