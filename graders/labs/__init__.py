@@ -2,7 +2,10 @@
 
 A problem module is plain PyTorch and is imported in two places: by the worker (to make inputs, compute
 expected outputs with the reference kernel and check the submission's outputs) and inside the sandbox
-(to call the submission and the reference the same way for timing). It defines:
+(to call the submission and the reference the same way). The sandbox's copy sits beside the submission,
+so it must carry no reference code: a problem module imports ``kernels`` only inside the worker-side
+functions that need it (``tests/labs/test_problem_modules.py`` imports each one with ``kernels``
+missing). It defines:
 
 ``ENTRY``
     tuple of the function names a submission must define (the reference module defines them too).

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 from graders.labs import CaseCheck, last_resort, tensor_problem
-from kernels.fp8 import decode_e4m3, encode_e4m3
 
 ENTRY = ("nvfp4_quantize", "nvfp4_dequantize")
 TIES = (0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0)
@@ -20,6 +19,7 @@ TIES = (0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0)
 def make_inputs(case: dict, seed: int) -> dict:
     """Case keys: kind (random | ties | tiny_blocks | zeros), shape (last axis a multiple of 16), and for
     random: lo, hi (block magnitudes 2^lo .. 2^hi)."""
+    from kernels.fp8 import decode_e4m3
     g = torch.Generator().manual_seed(seed)
     shape = tuple(case["shape"])
     n_blocks = shape[-1] // 16
@@ -68,6 +68,7 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 @last_resort
 def check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
+    from kernels.fp8 import decode_e4m3, encode_e4m3
     for name in ("tensor_scale", "block_scales", "codes", "x_hat"):
         why = tensor_problem(got, name, expected[name])
         if why:
@@ -117,6 +118,7 @@ def check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck:
 
 
 def _codes_problems(x, exp, out) -> list[str]:
+    from kernels.fp8 import decode_e4m3
     ec, gc = _unpack(exp["codes"]), _unpack(out["codes"])
     wrong = ec != gc
     if not wrong.any():

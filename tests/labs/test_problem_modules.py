@@ -64,7 +64,8 @@ def test_lab_folder_is_complete(slug):
     assert tuple(meta["entry"]) == p.ENTRY
     assert all(callable(getattr(info["reference"], name)) for name in p.ENTRY)
     assert 0 <= meta["speed_points"] <= meta["points"] and meta["speed_cap"] > 1
-    assert set(meta["limits"]) == {"time_s", "memory_mb"} and set(meta["bench"]) == {"repeats", "warmup"}
+    assert {"time_s", "memory_mb"} <= set(meta["limits"]) <= {"time_s", "memory_mb", "gpu_memory_mb", "bench_s"}
+    assert {"repeats", "warmup"} <= set(meta["bench"]) <= {"repeats", "warmup", "budget", "plausible_speedup"}
     for name in ("statement.md", "starter.py"):
         assert (folder / name).read_text().strip()
     assert "score" in (folder / "statement.md").read_text().lower()
@@ -74,6 +75,7 @@ def test_lab_folder_is_complete(slug):
             getattr(starter, name)(*[None] * getattr(starter, name).__code__.co_argcount)
     assert len(list((folder / "solutions/correct").glob("*.py"))) >= 2
     assert list((folder / "solutions/wrong").glob("*.py"))
+    assert list((folder / "solutions/slow").glob("*.py"))  # correct, too slow to time: no speed points
     cases = info["cases"]
     names = [c["name"] for c in cases["tests"]]
     assert len(names) == len(set(names))
@@ -95,7 +97,7 @@ def test_make_inputs_is_deterministic_in_the_seed(slug):
     assert any(isinstance(a[k], torch.Tensor) and not torch.equal(a[k], c[k]) for k in a)
 
 
-@pytest.mark.parametrize(("slug", "path"), solutions("correct"))
+@pytest.mark.parametrize(("slug", "path"), solutions("correct") + solutions("slow"))
 def test_correct_solution_passes_every_test_case(slug, path):
     info = lab(slug)
     impl = load(path)
@@ -200,3 +202,37 @@ def test_kivi_check_survives_hostile_caches(slug):
         got = dict(expected, **{"cache.extra": bad})
         result = p.check(inputs, expected, got, accuracy)
         assert not result.passed and "packing" in result.message
+
+
+@pytest.mark.parametrize("slug", LABS)
+def test_the_sandbox_side_of_a_problem_module_carries_no_reference(slug, tmp_path):
+    """The harness imports the problem module beside the submission, from a folder without ``kernels``:
+    importing it and calling ``invoke`` on a case's inputs must need no kernel, so none can be borrowed
+    from it. Simulated here: inputs made outside, then the module imported where ``kernels`` fails."""
+    import subprocess
+    import sys
+
+    from sandbox import harness
+
+    info = lab(slug)
+    solution = sorted((info["folder"] / "solutions/correct").glob("*.py"))[0]
+    (tmp_path / "inputs").write_bytes(harness.pack(info["problem"].make_inputs(info["cases"]["tests"][0], SEED)))
+    code = f"""
+import importlib, importlib.util, pathlib, sys
+class NoKernels:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "kernels":
+            raise ImportError("kernels are not in the sandbox")
+sys.meta_path.insert(0, NoKernels())
+sys.path.insert(0, {str(ROOT)!r})
+from sandbox import harness
+problem = importlib.import_module({info["meta"]["problem"]!r})
+spec = importlib.util.spec_from_file_location("submission", {str(solution)!r})
+impl = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(impl)
+outputs = problem.invoke(impl, harness.unpack(bytearray(pathlib.Path({str(tmp_path / "inputs")!r}).read_bytes())))
+assert outputs and isinstance(outputs, dict)
+print(sorted(name for name in sys.modules if name.split(".")[0] == "kernels"))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr[-2000:]
