@@ -44,8 +44,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from labs.content import lab_folder_get, labs_root, labs_sync
+    from labs.grading import grade
     from labs.models import Lab, Submission
-    from labs.pipeline import grade
     from labs.services import submission_create
 
     call_command("migrate", verbosity=0)

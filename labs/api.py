@@ -15,8 +15,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer
 
 from cohorts.tokens import token_authenticate
+from labs.grading import MAX_CODE_BYTES
 from labs.models import Lab, Submission
-from labs.pipeline import MAX_CODE_BYTES
 from labs.selectors import submissions_visible_to
 from labs.services import SubmissionRejected, submission_create
 

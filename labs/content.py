@@ -1,5 +1,6 @@
 """Lab folders under ``fixtures/labs/<slug>/`` (see docs/labs.md) read, checked and mirrored into ``Lab``
-rows. The folder is the source of truth; the row is what the pages list and what submissions point at."""
+rows. The folder is the source of truth; the row is what the pages list and what submissions point at.
+Reading a folder needs no Django (the GPU check grades without it); only ``labs_sync`` touches the ORM."""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from django.conf import settings
-from django.db import transaction
-
-from labs.models import Lab
 
 REQUIRED = {"slug", "title", "reference", "problem", "entry", "points", "speed_points", "speed_cap", "limits"}
 OPTIONAL = {"summary", "forbidden_imports", "forbidden_names", "accuracy", "bench"}
@@ -35,7 +32,7 @@ class LabFolder:
 
 
 def labs_root() -> Path:
-    return Path(settings.BASE_DIR) / "fixtures" / "labs"
+    return Path(__file__).resolve().parents[1] / "fixtures" / "labs"
 
 
 def lab_folder_read(folder: Path) -> tuple[LabFolder | None, list[str]]:
@@ -84,9 +81,17 @@ def lab_folder_get(slug: str, root: Path | None = None) -> LabFolder:
     return lab
 
 
-@transaction.atomic
 def labs_sync(*, root: Path, dry_run: bool = False) -> tuple[list[str], list[str]]:
-    """Mirror every lab folder into a Lab row; idempotent (unchanged folders are no-ops)."""
+    """Mirror every lab folder into a Lab row, in one transaction; idempotent (unchanged folders are no-ops)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        return _labs_sync(root=root, dry_run=dry_run)
+
+
+def _labs_sync(*, root: Path, dry_run: bool) -> tuple[list[str], list[str]]:
+    from labs.models import Lab
+
     changes: list[str] = []
     problems: list[str] = []
     folders = []

@@ -14,8 +14,8 @@ from django.utils import timezone
 from cohorts.models import ApiToken
 from cohorts.tokens import TOKEN_MARK, TokenRefused, token_authenticate, token_create, token_revoke
 from labs import tasks
+from labs.grading import GradeReport, Verdict
 from labs.models import Submission
-from labs.pipeline import GradeReport, Verdict
 from labs.services import submission_record_result
 from tests.factories import instructor_make, user_make
 

@@ -17,8 +17,8 @@ from cli import main as cli_main
 from cli.main import ProgressBar, main, progress_fraction, render_submission, resolve_token, resolve_url
 from cohorts.tokens import token_create, token_revoke
 from labs import services
+from labs.grading import GradeReport, Verdict
 from labs.models import Submission
-from labs.pipeline import GradeReport, Verdict
 from tests.api.conftest import labs_sync_fp8
 from tests.factories import user_make
 

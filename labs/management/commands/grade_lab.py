@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from labs.content import lab_folder_get
-from labs.pipeline import grade
+from labs.grading import grade
 
 
 class Command(BaseCommand):

@@ -1,0 +1,64 @@
+"""Grading one lab submission, the same way for the Celery worker, ``manage.py grade_lab`` and the GPU
+check: the static rules, then building the job (``build``), running it in the sandbox, reading what
+comes back (``result``) and judging it (``judge``). No Django and no queries here: the caller records
+the report. docs/sandbox.md describes the protocol and its threat model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from labs.content import LabFolder
+from labs.grading.build import job_build
+from labs.grading.judge import judge
+from labs.grading.report import GradeReport, Verdict
+from labs.grading.result import result_read
+from labs.grading.rules import MAX_CODE_BYTES, forbidden_use
+from sandbox.job import SandboxUnavailable
+
+__all__ = ["MAX_CODE_BYTES", "GradeReport", "Verdict", "grade"]
+
+
+def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "cpu", gpus: str = "",
+          reference_device: str = "cpu", on_progress: Callable[[dict], None] | None = None) -> GradeReport:
+    """``backend``: a name for ``sandbox.api`` (None: SANDBOX_BACKEND) or a backend object with ``run``."""
+    tell = on_progress or (lambda fields: None)
+    if len(code.encode()) > MAX_CODE_BYTES:
+        return GradeReport(Verdict.SYNTAX_ERROR, diagnostics=f"The file is larger than {MAX_CODE_BYTES} bytes.")
+    try:
+        refusal = forbidden_use(code, lab.meta)
+    except SyntaxError as exc:
+        return GradeReport(Verdict.SYNTAX_ERROR, diagnostics=f"SyntaxError on line {exc.lineno}: {exc.msg}")
+    if refusal:
+        return GradeReport(Verdict.FORBIDDEN, diagnostics=refusal)
+
+    if not hasattr(backend, "run"):
+        from sandbox.api import get_backend
+
+        backend = get_backend(backend)
+    tell({"stage": "preparing"})
+    job, plan = job_build(lab, code, name=name, device=device, gpus=gpus, reference_device=reference_device)
+    try:
+        run = backend.run(job, on_stderr_line=lambda line: _relay(line, tell))
+    except SandboxUnavailable as exc:
+        return GradeReport(Verdict.INTERNAL_ERROR, diagnostics=f"The sandbox is unavailable ({exc}); the "
+                           "submission will be graded when it is back.", backend=backend.name)
+    finally:
+        plan.wait()  # the inputs' thread ends first, whatever happened; it re-raises here what failed there
+    tell({"stage": "scoring"})
+    report = judge(lab.meta, plan, run, result_read(run.stdout))
+    report.wall_s, report.backend = round(run.wall_s, 3), run.backend
+    return report
+
+
+PROGRESS_KEYS = {"stage": str, "case": int, "of": int, "name": str}
+
+
+def _relay(line: str, tell: Callable[[dict], None]) -> None:
+    """Progress lines come from the parent harness; only the known fields, with their types, go on."""
+    try:
+        message = json.loads(line.removeprefix("@@progress "))
+    except ValueError:
+        return
+    if isinstance(message, dict):
+        tell({key: message[key] for key, kind in PROGRESS_KEYS.items() if isinstance(message.get(key), kind)})

@@ -1,0 +1,146 @@
+"""Building a job: every input from a fresh secret seed, the expected outputs of the calls that will be
+checked (computed here, with the reference, and kept here), and the stream the harness reads on stdin.
+The sandbox receives inputs and public code only: never an expected output, never the seed."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import queue
+import random
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from graders.labs import problem_module
+from labs.content import LabFolder
+from labs.grading.rules import ALWAYS_FORBIDDEN, REFERENCE_S, RunLimits
+from sandbox import harness
+from sandbox.job import Job, Limits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Plan:
+    """What the worker keeps to judge the run. The inputs and expected outputs are made in a thread while
+    the container starts, and each input record goes into the stream as soon as it is made, so that making
+    the next one overlaps sending this one. ``wait()`` joins the thread and re-raises what failed there."""
+
+    def __init__(self, problem: ModuleType, limits: RunLimits, benchmarks: list[dict]):
+        self.problem, self.limits, self.benchmarks = problem, limits, benchmarks
+        self.tests: list[tuple[dict, dict, dict]] = []  # (case, inputs, expected)
+        self.checked: dict[str, dict[int, tuple[dict, dict]]] = {}  # case name -> call -> (inputs, expected)
+        self._records: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def make(self, work: Callable[[Callable[[list[bytes]], None]], None]) -> None:
+        def run() -> None:
+            try:
+                work(self._records.put)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by wait() and, as the stream's end, by records()
+                self._error = exc
+            finally:
+                self._records.put(None)
+
+        self._thread = threading.Thread(target=run, name="inputs", daemon=True)
+        self._thread.start()
+
+    def records(self) -> Iterator[bytes]:
+        while (chunks := self._records.get()) is not None:
+            yield from chunks
+        if self._error is not None:
+            raise self._error
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus: str = "",
+              reference_device: str = "cpu") -> tuple[Job, Plan]:
+    """``reference_device`` is where the worker computes expected outputs (a GPU check uses its GPU)."""
+    problem = problem_module(lab.meta["problem"])
+    reference = importlib.import_module(lab.meta["reference"])
+    limits = RunLimits.of(lab.meta, device)
+    benchmarks = lab.cases.get("benchmarks", {}).get(device, [])
+    tests = lab.cases["tests"]
+    seed = secrets.randbits(31)
+    draw = random.Random(secrets.randbits(64))
+    calls = limits.warmup + limits.repeats
+    # The calls whose outputs are checked: a majority of the timed ones, drawn here in secret.
+    checked = {case["name"]: sorted(draw.sample(range(limits.warmup, calls), limits.checked)) for case in benchmarks}
+    plan = Plan(problem, limits, benchmarks)
+
+    def expected_of(inputs: dict) -> dict:
+        on_device = {k: v.to(reference_device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+        out = problem.invoke(reference, on_device)
+        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+
+    def make_inputs(send: Callable[[list[bytes]], None]) -> None:
+        # The tests first, kept back: when the last benchmark input has gone out, all the worker's work
+        # is done, so none of it runs beside the reference's timed calls.
+        tests_out = []
+        for i, case in enumerate(tests):
+            inputs = problem.make_inputs(case, seed + i)
+            tests_out += harness.record({"kind": "input", "phase": "test", "case": case["name"], "call": 0},
+                                        harness.pack(inputs))
+            plan.tests.append((case, inputs, expected_of(_clone(inputs))))
+        for i, case in enumerate(benchmarks):  # timed for the reference and then the submission, alike
+            plan.checked[case["name"]] = {}
+            for call in range(calls):
+                inputs = problem.make_inputs(case, seed + 1000 * (i + 1) + call)
+                if call in checked[case["name"]]:
+                    plan.checked[case["name"]][call] = (inputs, expected_of(_clone(inputs)))
+                send(harness.record({"kind": "input", "phase": "bench", "case": case["name"], "call": call},
+                                    harness.pack(inputs)))
+        send(tests_out)
+
+    plan.make(make_inputs)
+    files = _files(lab, code)
+    spec = {
+        "files": list(files), "problem": lab.meta["problem"], "reference": lab.meta["reference"],
+        "entry": list(problem.ENTRY), "device": device,
+        "forbidden_imports": sorted(set(ALWAYS_FORBIDDEN) | set(lab.meta.get("forbidden_imports", []))),
+        "forbidden_names": list(lab.meta.get("forbidden_names", [])),
+        "tests": [case["name"] for case in tests], "benchmarks": [case["name"] for case in benchmarks],
+        "warmup": limits.warmup, "repeats": limits.repeats, "checked": checked,
+        "time_limit_s": limits.time_s, "reference_s": REFERENCE_S,
+        "bench": {"budget_factor": limits.budget, "min_call_s": limits.min_call_s, "total_s": limits.bench_s},
+    }
+    source = (ROOT / "sandbox" / "harness.py").read_bytes()
+    head = [f"{len(source)}\n".encode(), source, *harness.record({"kind": "job"}, json.dumps(spec).encode())]
+    for path, data in files.items():
+        head += harness.record({"kind": "file", "path": path}, data)
+
+    def stream():
+        yield from head
+        yield from plan.records()
+
+    job = Job(name=name, argv=("{python}", "-I", "-c", harness.BOOTSTRAP), stdin=stream(),
+              limits=Limits(wall_s=limits.wall_s, memory_mb=limits.memory_mb,
+                            scratch_mb=min(1024, limits.memory_mb // 2),
+                            stdout_bytes=(640 if device == "cpu" else 4096) * 1024 * 1024), gpus=gpus)
+    return job, plan
+
+
+def _files(lab: LabFolder, code: str) -> dict[str, bytes]:
+    """What the children import: the problem module beside the submission; the reference kernels apart
+    (``ref/``), deleted by the harness before the submission's child starts."""
+    problem_path = ROOT / (lab.meta["problem"].replace(".", "/") + ".py")
+    files = {"job/submission.py": code.encode(),
+             "job/lib/graders/__init__.py": (ROOT / "graders/__init__.py").read_bytes(),
+             "job/lib/graders/labs/__init__.py": (ROOT / "graders/labs/__init__.py").read_bytes(),
+             f"job/lib/{problem_path.relative_to(ROOT)}": problem_path.read_bytes()}
+    for kernel in sorted((ROOT / "kernels").glob("*.py")):
+        files[f"ref/lib/kernels/{kernel.name}"] = kernel.read_bytes()
+    return files
+
+
+def _clone(inputs: dict) -> dict:
+    return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
