@@ -1,6 +1,7 @@
-"""Every known solution of every lab folder through the real grading path (labs.pipeline.grade, the
+"""Every known solution of every lab folder through the real grading path (labs.grading.grade, the
 function behind grade_lab and the worker): correct ones are accepted, each wrong one gets the verdict and
-the feedback its header promises. Local backend for all, docker for one correct solution per lab.
+the feedback its header promises, each slow one (correct, but far slower than the reference) is accepted
+with no speed points. Local backend for all, docker for one correct solution per lab.
 Wrong solutions run without the benchmark cases: a wrong verdict comes from the test cases alone, and
 timing 45 known-wrong files would cost CI minutes for nothing."""
 
@@ -10,7 +11,7 @@ import dataclasses
 import pytest
 
 from labs.content import lab_folder_get, labs_root, solution_header
-from labs.pipeline import grade
+from labs.grading import grade
 
 LABS = sorted(p.name for p in labs_root().iterdir() if (p / "lab.toml").exists())
 
@@ -39,6 +40,16 @@ def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
     said = "\n".join([report.diagnostics] + [case["message"] for case in report.cases])
     assert promised["feedback"] in said, said[:1500]
     assert report.score == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug, path", solutions("slow"))
+def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path):
+    lab = lab_folder_get(slug)
+    report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+    assert report.verdict == "accepted" and report.correct, report.diagnostics[:1000]
+    assert report.speedup is None and report.score == lab.meta["points"] - lab.meta["speed_points"]
+    assert solution_header(path)["feedback"] in report.diagnostics, report.diagnostics[:1000]
 
 
 @pytest.mark.docker
