@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from cohorts.roles import is_instructor
 from cohorts.selectors import cohort_student_rows, cohorts_taught_by
 from cohorts.services import InviteCodeInvalid, cohort_join, student_register
+from labs.selectors import speed_reviews_for
 
 
 class RegisterForm(UserCreationForm):
@@ -51,4 +52,5 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if not is_instructor(request.user):
         raise PermissionDenied("Only instructors see cohort dashboards.")
     cohorts = [{"cohort": c, "rows": cohort_student_rows(cohort=c)} for c in cohorts_taught_by(request.user)]
-    return render(request, "cohorts/dashboard.html", {"cohorts": cohorts})
+    return render(request, "cohorts/dashboard.html", {"cohorts": cohorts,
+                                                      "speed_reviews": speed_reviews_for(request.user).count()})

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from labs.grading.report import Verdict
+
 
 class Lab(models.Model):
     """A coding lab, loaded from ``fixtures/labs/<slug>/`` (see docs/labs.md)."""
@@ -33,26 +35,30 @@ class Submission(models.Model):
         SCORING = "scoring"
         DONE = "done"
 
-    class Verdict(models.TextChoices):
-        ACCEPTED = "accepted"
-        WRONG_ANSWER = "wrong_answer"
-        TIME_LIMIT = "time_limit"
-        MEMORY_LIMIT = "memory_limit"
-        RUNTIME_ERROR = "runtime_error"
-        SYNTAX_ERROR = "syntax_error"
-        FORBIDDEN = "forbidden"
-        INTERNAL_ERROR = "internal_error"
+    Verdict = Verdict  # one list of verdicts: the grading core's
+
+    class SpeedReview(models.TextChoices):
+        """A speedup above the lab's plausible ceiling waits for an instructor before it earns points."""
+
+        NONE = "", "not needed"
+        NEEDED = "needed", "needs review"
+        CLEARED = "cleared", "cleared"
+        REJECTED = "rejected", "rejected"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="submissions")
     code = models.TextField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.CharField(max_length=200, blank=True)
-    verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True)
+    verdict = models.CharField(max_length=16, choices=[(v.value, v.label) for v in Verdict], blank=True)
     score = models.FloatField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
     backend = models.CharField(max_length=20, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="grading attempts (internal errors retry)")
+    speed_review = models.CharField(max_length=8, choices=SpeedReview.choices, blank=True, db_index=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="speed_reviews")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -68,3 +74,18 @@ class Submission(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status == self.Status.DONE
+
+
+class WorkerHeartbeat(models.Model):
+    """What each grading worker last said about itself: which sandbox backend runs the submissions it
+    takes. The pages' banner reads these rows; the web process never asks Docker."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    backend = models.CharField(max_length=20)
+    unsafe = models.BooleanField(default=False, help_text="the local backend: no isolation")
+    problem = models.CharField(max_length=300, blank=True, help_text="why the backend cannot run jobs now")
+    queues = models.CharField(max_length=100, blank=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.backend})"

@@ -12,11 +12,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from labs.models import Lab, Submission
-from labs.pipeline import MAX_CODE_BYTES, GradeReport, Verdict
+from graders.labs.score import lab_score
+from labs.grading import MAX_CODE_BYTES, GradeReport, Verdict
+from labs.models import Lab, Submission, WorkerHeartbeat
 
 log = logging.getLogger("labs")
-MAX_GRADING_ATTEMPTS = 3
+MAX_GRADING_ATTEMPTS = 3  # in all, the sweeper's requeues included
+GAVE_UP = ("We could not grade this submission after {n} tries: the failure was ours, not your code's, and this "
+           "submission does not count against you. Please submit it again.")
 
 
 class SubmissionRejected(ValueError):
@@ -72,26 +75,68 @@ def submission_record_result(*, submission_id: int, report: GradeReport) -> bool
     until MAX_GRADING_ATTEMPTS; returns True when the submission should be graded again."""
     active = Q(id=submission_id) & ~Q(status=Submission.Status.DONE)
     if report.verdict == Verdict.INTERNAL_ERROR:
-        submission = Submission.objects.get(id=submission_id)
-        if submission.attempts < MAX_GRADING_ATTEMPTS:
+        attempts = Submission.objects.filter(id=submission_id).values_list("attempts", flat=True).first() or 0
+        if attempts < MAX_GRADING_ATTEMPTS:
             Submission.objects.filter(active).update(status=Submission.Status.QUEUED, updated_at=timezone.now(),
                                                      progress="queued again after a grader error")
             return True
+        report.diagnostics = GAVE_UP.format(n=attempts) + "\n" + report.diagnostics
     Submission.objects.filter(active).update(
         status=Submission.Status.DONE, progress="done", verdict=report.verdict, score=report.score,
-        result=report.as_json(), backend=report.backend, finished_at=timezone.now(), updated_at=timezone.now())
+        result=report.as_json(), backend=report.backend, finished_at=timezone.now(), updated_at=timezone.now(),
+        speed_review=Submission.SpeedReview.NEEDED if report.needs_review else Submission.SpeedReview.NONE)
     return False
 
 
 def submissions_requeue_stuck(*, now: dt.datetime | None = None) -> list[int]:
-    """Submissions whose worker vanished: queued or in progress and untouched for LAB_STUCK_AFTER_S."""
-    cutoff = (now or timezone.now()) - dt.timedelta(seconds=settings.LAB_STUCK_AFTER_S)
-    stuck = list(Submission.objects.filter(updated_at__lt=cutoff).exclude(status=Submission.Status.DONE)
-                 .values_list("id", flat=True))
-    for submission_id in stuck:
-        Submission.objects.filter(id=submission_id).exclude(status=Submission.Status.DONE).update(
-            status=Submission.Status.QUEUED, progress="queued again (the worker stopped)", updated_at=timezone.now())
-        submission_enqueue(submission_id=submission_id)
-    if stuck:
-        log.warning("requeued stuck submissions %s", stuck)
-    return stuck
+    """Submissions whose worker vanished: queued or in progress and untouched for LAB_STUCK_AFTER_S. Each
+    grading attempt counts, the sweeper's too: one that has had MAX_GRADING_ATTEMPTS ends as an internal
+    error the learner is told about, instead of going round for ever."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.LAB_STUCK_AFTER_S)
+    stuck = Submission.objects.filter(updated_at__lt=cutoff).exclude(status=Submission.Status.DONE)
+    requeued = []
+    for submission_id, attempts in stuck.values_list("id", "attempts"):
+        still_stuck = Submission.objects.filter(id=submission_id, updated_at__lt=cutoff).exclude(
+            status=Submission.Status.DONE)
+        if attempts >= MAX_GRADING_ATTEMPTS:
+            report = GradeReport(Verdict.INTERNAL_ERROR, diagnostics=GAVE_UP.format(n=attempts))
+            still_stuck.update(status=Submission.Status.DONE, progress="done", verdict=report.verdict, score=0,
+                               result=report.as_json(), finished_at=now, updated_at=now)
+            log.error("submission %s gave up after %s grading attempts", submission_id, attempts)
+        elif still_stuck.update(status=Submission.Status.QUEUED, progress="queued again (the worker stopped)",
+                                updated_at=now):
+            submission_enqueue(submission_id=submission_id)
+            requeued.append(submission_id)
+    if requeued:
+        log.warning("requeued stuck submissions %s", requeued)
+    return requeued
+
+
+@transaction.atomic
+def submission_speed_review(*, submission: Submission, reviewer: User, accept: bool) -> Submission:
+    """An instructor's decision on a speedup above the lab's plausible ceiling: cleared, the recorded
+    speedup earns its speed points; rejected, the score stays at the base points."""
+    row = Submission.objects.select_for_update().select_related("lab").get(id=submission.id)
+    if row.speed_review != Submission.SpeedReview.NEEDED:
+        raise SubmissionRejected("This submission's speedup is not waiting for review.")
+    meta = row.lab.config
+    if accept:
+        row.score = lab_score(all_passed=True, points=meta["points"], speed_points=meta["speed_points"],
+                              speed_cap=meta["speed_cap"], speedup=row.result.get("speedup"))
+    row.speed_review = Submission.SpeedReview.CLEARED if accept else Submission.SpeedReview.REJECTED
+    row.reviewed_by, row.reviewed_at = reviewer, timezone.now()
+    row.save(update_fields=["score", "speed_review", "reviewed_by", "reviewed_at", "updated_at"])
+    log.info("speedup of submission %s %s by %s", row.id, row.speed_review, reviewer.username)
+    return row
+
+
+def worker_heartbeat(*, hostname: str, queues: str) -> WorkerHeartbeat:
+    """A worker says which backend runs the jobs it takes (asked of the backend now, never cached)."""
+    from sandbox.api import backend_status
+
+    status = backend_status()
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={
+        "backend": status["name"], "unsafe": status["unsafe"], "problem": status["problem"][:300], "queues": queues,
+        "seen_at": timezone.now()})
+    return heartbeat

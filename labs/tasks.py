@@ -1,15 +1,19 @@
-"""Thin Celery wrappers around labs.services and labs.pipeline."""
+"""Thin Celery wrappers around labs.services and labs.grading, and the worker's own upkeep: removing
+containers a dead worker left, and a heartbeat that says which sandbox backend this worker runs."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 
 from labs import services
 from labs.content import lab_folder_get
-from labs.pipeline import GradeReport, Verdict, grade
+from labs.grading import GradeReport, Verdict, grade
 
 log = logging.getLogger("labs")
 
@@ -22,6 +26,7 @@ def grade_submission(submission_id: int, device: str = "cpu") -> None:
     try:
         report = grade(lab_folder_get(submission.lab.slug), submission.code,
                        name=f"sub{submission.id}-try{submission.attempts}", device=device,
+                       gpus=settings.SANDBOX_GPUS if device == "cuda" else "",
                        on_progress=lambda fields: services.submission_progress(submission_id=submission_id,
                                                                                fields=fields))
     except Exception:  # noqa: BLE001 - our failure, never the learner's: record and retry
@@ -37,10 +42,30 @@ def sweep_stuck_submissions() -> list[int]:
 
 
 @worker_ready.connect
-def _sweep_leftover_containers(**_kwargs) -> None:
-    """Containers of a worker that died are removed before this one takes work."""
-    from sandbox import get_backend
+def _worker_upkeep(sender=None, **_kwargs) -> None:
+    """Containers of a worker that died are removed before this one takes work; then a heartbeat every
+    WORKER_HEARTBEAT_S says which backend this worker's jobs run on."""
+    from sandbox.api import get_backend
 
-    backend = get_backend()
-    if hasattr(backend, "sweep"):
-        backend.sweep()
+    try:
+        backend = get_backend()
+        if hasattr(backend, "sweep"):
+            backend.sweep()
+    except Exception:  # noqa: BLE001 - no engine now: the heartbeat says so, and jobs fail until it is back
+        log.exception("could not sweep leftover sandbox containers")
+    hostname = getattr(sender, "hostname", None) or "worker"
+    queues = ",".join(sorted(q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", []) or []))
+
+    def beat() -> None:
+        from django.db import close_old_connections
+
+        while True:
+            try:
+                services.worker_heartbeat(hostname=hostname, queues=queues)
+            except Exception:  # noqa: BLE001 - a heartbeat lost to a database hiccup is sent again next time
+                log.exception("worker heartbeat failed")
+            finally:
+                close_old_connections()
+            time.sleep(settings.WORKER_HEARTBEAT_S)
+
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()

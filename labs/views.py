@@ -1,11 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from cohorts.roles import is_instructor
 from labs.models import Lab
-from labs.selectors import submissions_visible_to
-from labs.services import SubmissionRejected, submission_create
+from labs.selectors import speed_reviews_for, submissions_visible_to
+from labs.services import SubmissionRejected, submission_create, submission_speed_review
 
 
 @login_required
@@ -35,4 +38,27 @@ def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = get_object_or_404(submissions_visible_to(request.user).select_related("lab"), id=submission_id)
     template = "labs/_submission_status.html" if request.htmx else "labs/submission_detail.html"
-    return render(request, template, {"submission": submission})
+    reviewable = is_instructor(request.user) and speed_reviews_for(request.user).filter(id=submission.id).exists()
+    return render(request, template, {"submission": submission, "reviewable": reviewable})
+
+
+@login_required
+def speed_reviews(request: HttpRequest) -> HttpResponse:
+    if not is_instructor(request.user):
+        raise PermissionDenied("Only instructors review speedups.")
+    return render(request, "labs/speed_reviews.html", {"submissions": speed_reviews_for(request.user)})
+
+
+@login_required
+@require_POST
+def speed_review(request: HttpRequest, submission_id: int) -> HttpResponse:
+    if not is_instructor(request.user):
+        raise PermissionDenied("Only instructors review speedups.")
+    submission = get_object_or_404(speed_reviews_for(request.user), id=submission_id)
+    accept = request.POST.get("decision") == "clear"
+    try:
+        submission_speed_review(submission=submission, reviewer=request.user, accept=accept)
+        messages.success(request, f"Submission {submission.id}: speedup {'cleared' if accept else 'rejected'}.")
+    except SubmissionRejected as exc:
+        messages.error(request, str(exc))
+    return redirect("labs:speed_reviews")

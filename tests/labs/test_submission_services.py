@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from labs import services
 from labs.content import labs_root, labs_sync
+from labs.grading import GradeReport, Verdict
 from labs.models import Lab, Submission
-from labs.pipeline import GradeReport, Verdict
 from tests.factories import user_make
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +83,88 @@ def test_a_student_sees_only_their_own_submissions(client, lab):
     assert client.get(f"/labs/submissions/{submission.id}/").status_code == 404
     client.force_login(owner)
     assert "secret code" in client.get(f"/labs/submissions/{submission.id}/").content.decode()
+
+
+def test_the_sweeper_counts_its_requeues_and_gives_up_after_the_last_attempt(lab, monkeypatch):
+    """A worker that dies on this submission every time (a crash in the grader, a kernel killing it) must
+    not keep it circling: the sweeper's requeues count as attempts, and the third ends it, explained."""
+    queued = []
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id: queued.append(submission_id))
+    submission = Submission.objects.create(user=user_make("u"), lab=lab, code="x")
+    for attempt in range(1, services.MAX_GRADING_ATTEMPTS + 1):
+        assert services.submission_claim(submission_id=submission.id) is not None  # a worker takes it ...
+        Submission.objects.filter(id=submission.id).update(updated_at=timezone.now() - dt.timedelta(hours=1))
+        requeued = services.submissions_requeue_stuck()  # ... and dies
+        assert requeued == ([submission.id] if attempt < services.MAX_GRADING_ATTEMPTS else [])
+    submission.refresh_from_db()
+    assert (submission.status, submission.verdict, submission.attempts) == ("done", "internal_error", 3)
+    assert "after 3 tries" in submission.result["diagnostics"] and "Please submit it again" in submission.result["diagnostics"]
+    assert submission.score == 0 and len(queued) == 2
+    assert services.submissions_requeue_stuck() == []  # done is done
+
+
+def test_an_internal_error_that_gives_up_says_so(lab):
+    submission = Submission.objects.create(user=user_make("u"), lab=lab, code="x", attempts=2)
+    assert services.submission_claim(submission_id=submission.id) is not None
+    again = services.submission_record_result(submission_id=submission.id, report=GradeReport(
+        Verdict.INTERNAL_ERROR, diagnostics="The sandbox is unavailable."))
+    submission.refresh_from_db()
+    assert again is False and submission.verdict == "internal_error"
+    assert submission.result["diagnostics"].startswith("We could not grade this submission after 3 tries")
+
+
+def needing_review(lab, student, speedup=42.0) -> Submission:
+    submission = Submission.objects.create(user=student, lab=lab, code="x")
+    services.submission_claim(submission_id=submission.id)
+    services.submission_record_result(submission_id=submission.id, report=GradeReport(
+        Verdict.ACCEPTED, score=80.0, correct=True, speedup=speedup, needs_review=True))
+    submission.refresh_from_db()
+    return submission
+
+
+def test_an_implausible_speedup_earns_its_points_only_when_an_instructor_clears_it(lab, client):
+    from cohorts.models import Cohort, Enrolment
+    from tests.factories import instructor_make
+
+    teacher, other_teacher, student = instructor_make("teach"), instructor_make("other"), user_make("stu")
+    cohort = Cohort.objects.create(name="c", invite_code="CODE1234")
+    cohort.instructors.add(teacher)
+    Enrolment.objects.create(cohort=cohort, student=student)
+    submission = needing_review(lab, student)
+    assert submission.speed_review == "needed" and submission.score == 80.0
+
+    client.force_login(student)
+    page = client.get(f"/labs/submissions/{submission.id}/").content.decode()
+    assert 'data-speed-review="needed"' in page and "Clear the speedup" not in page
+    assert client.post(f"/labs/submissions/{submission.id}/review/", {"decision": "clear"}).status_code == 403
+    client.force_login(other_teacher)  # teaches no cohort of this student
+    assert client.post(f"/labs/submissions/{submission.id}/review/", {"decision": "clear"}).status_code == 404
+    assert client.get("/labs/submissions/reviews/").context["submissions"].count() == 0
+    submission.refresh_from_db()
+    assert submission.speed_review == "needed" and submission.score == 80.0
+
+    client.force_login(teacher)
+    assert client.get("/cohorts/").context["speed_reviews"] == 1
+    assert "Clear the speedup" in client.get(f"/labs/submissions/{submission.id}/").content.decode()
+    assert client.post(f"/labs/submissions/{submission.id}/review/", {"decision": "clear"}).status_code == 302
+    submission.refresh_from_db()
+    assert (submission.speed_review, submission.reviewed_by, submission.score) == ("cleared", teacher, 100.0)
+    assert client.post(f"/labs/submissions/{submission.id}/review/", {"decision": "clear"}).status_code == 404
+
+    rejected = needing_review(lab, student, speedup=3.0)
+    client.post(f"/labs/submissions/{rejected.id}/review/", {"decision": "reject"})
+    rejected.refresh_from_db()
+    assert (rejected.speed_review, rejected.score) == ("rejected", 80.0)
+
+
+def test_a_worker_heartbeat_says_which_backend_runs_and_the_pages_show_it(client, settings):
+    from labs.models import WorkerHeartbeat
+
+    settings.SANDBOX_BACKEND = "local"
+    heartbeat = services.worker_heartbeat(hostname="celery@box", queues="grading")
+    assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("local", True, "")
+    client.force_login(user_make("u"))
+    page = client.get("/labs/").content.decode()
+    assert "Unsafe sandbox" in page and "celery@box" in page
+    WorkerHeartbeat.objects.update(seen_at=timezone.now() - dt.timedelta(hours=1))  # that worker went away
+    assert "Unsafe sandbox" not in client.get("/labs/").content.decode()
