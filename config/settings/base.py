@@ -136,8 +136,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SANDBOX_BACKEND = env("SANDBOX_BACKEND", "auto")
 if SANDBOX_BACKEND not in {"auto", "docker", "local"}:
     raise ImproperlyConfigured(f"SANDBOX_BACKEND must be docker, local or auto, not {SANDBOX_BACKEND!r}")
+SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)  # production only: permits local and auto
+SANDBOX_ALLOW_LOCAL = True  # production: only with SANDBOX_ALLOW_UNSAFE (grade_lab --backend local too)
 SANDBOX_IMAGE = env("SANDBOX_IMAGE", "quantprep-sandbox:cpu")
 SANDBOX_GPUS = env("SANDBOX_GPUS", "")
+WORKER_HEARTBEAT_S = float(env("WORKER_HEARTBEAT_S", "30"))  # how often a worker says which backend it runs
 
 LOGGING = {
     "version": 1,

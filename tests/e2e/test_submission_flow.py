@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from labs.content import labs_root, labs_sync
-from labs.models import Submission
+from labs.models import Submission, WorkerHeartbeat
 from tests.factories import PASSWORD, user_make
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +83,10 @@ def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_w
     assert (submission.backend, submission.attempts) == ("docker", 1)
     leftovers = docker.from_env().containers.list(all=True, filters={"label": "org.quantprep.sandbox.job"})
     assert leftovers == []
+    # The worker said which backend it runs (its heartbeat); the web process read it, asking no engine.
+    heartbeat = WorkerHeartbeat.objects.get()
+    assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("docker", False, "")
+    assert "Unsafe sandbox" not in client.get("/labs/").text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -102,6 +106,8 @@ def test_the_embedded_defaults_grade_a_submission_without_redis_or_docker(stack_
         assert wait_for_verdict(client, path)[0] == "accepted"
         page = client.get(path).text
         assert "Unsafe sandbox" in page and "local (unsafe) sandbox" in page
+        heartbeat = WorkerHeartbeat.objects.get()
+        assert (heartbeat.backend, heartbeat.unsafe) == ("local", True) and heartbeat.hostname in page
     finally:
         stop(worker)
         stop(web)
