@@ -1,12 +1,14 @@
-"""Hostile submissions against the real docker sandbox: each attack gets its expected verdict, and the
-worker and the host are unharmed (no container left, no process left, no secret leaked, no connection
-reached the test's own listener).
+"""Hostile submissions against the real docker sandbox, written the way an attacker would write them
+(searching, hooking by strings, forging), not the way the defences expect. Each gets its expected
+verdict; none earns speed it did not honestly spend; the worker and the host are unharmed (no container
+left, no process left, no secret leaked, no connection reached the test's own listener).
 
 The network attack connects only to a listener this test runs on the Docker bridge's host address."""
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import socket
 import subprocess
@@ -18,7 +20,7 @@ import docker
 import pytest
 
 from labs.content import lab_folder_get
-from labs.pipeline import grade
+from labs.grading import grade
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -28,17 +30,23 @@ SECRET = "canary-" + uuid.uuid4().hex
 LABEL = "org.quantprep.sandbox.job"
 
 
-def with_correct(prefix: str = "", encode_prefix: str = "") -> str:
-    """The correct solution with attack code at import time and/or at the top of encode_e4m3."""
-    body = CORRECT.replace("def encode_e4m3(x):\n", "def encode_e4m3(x):\n" + encode_prefix, 1)
+def with_correct(prefix: str = "", encode_prefix: str = "", renamed: str = "") -> str:
+    """The correct solution with attack code at import time and/or at the top of encode_e4m3; with
+    ``renamed``, its encoder becomes ``_encode`` and the attack defines encode_e4m3 itself."""
+    body = CORRECT
+    if renamed:
+        body = body.replace("def encode_e4m3(x):\n", "def _encode(x):\n", 1) + "\n\n" + renamed
+    body = body.replace("def encode_e4m3(x):\n", "def encode_e4m3(x):\n" + encode_prefix, 1)
     return prefix + "\n" + body
 
 
 @pytest.fixture(scope="module")
 def lab():
-    """The fp8 lab with tighter limits, so time and memory attacks end in seconds."""
+    """The fp8 lab with tighter limits and one mid-sized benchmark, so that each attack ends in seconds."""
     lab = lab_folder_get("fp8-e4m3")
-    return dataclasses.replace(lab, meta={**lab.meta, "limits": {"time_s": 8, "memory_mb": 2048}})
+    return dataclasses.replace(
+        lab, meta={**lab.meta, "limits": {"time_s": 8, "memory_mb": 2048}, "bench": {"warmup": 1, "repeats": 5}},
+        cases={**lab.cases, "benchmarks": {"cpu": [{"name": "random-1M", "kind": "random", "shape": [1024, 1024]}]}})
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +56,27 @@ def engine():
     return client
 
 
+@pytest.fixture(scope="module")
+def honest(lab):
+    """The honest solution's speedup on this machine now: what no attack may beat (within noise)."""
+    report = run(lab, CORRECT)
+    assert report.verdict == "accepted" and report.speedup, report.diagnostics[:500]
+    return report.speedup
+
+
+def bridge_host_address(engine) -> str:
+    """The host's address on Docker's default bridge. A freshly started dockerd reports only the subnet
+    (no Gateway) in IPAM.Config; the bridge (docker0) then holds the subnet's first host address."""
+    config = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    if config.get("Gateway"):
+        return config["Gateway"]
+    return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
 @pytest.fixture
 def bridge_listener(engine):
     """A TCP listener on the bridge's host address; records every connection it accepts."""
-    gateway = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-    server = socket.create_server((gateway, 0))
+    server = socket.create_server((bridge_host_address(engine), 0))
     server.settimeout(0.2)
     accepted: list = []
     stop = threading.Event()
@@ -66,7 +90,7 @@ def bridge_listener(engine):
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield gateway, server.getsockname()[1], accepted
+    yield server.getsockname()[0], server.getsockname()[1], accepted
     stop.set()
     thread.join()
     server.close()
@@ -81,7 +105,27 @@ def assert_host_unharmed(engine):
     assert engine.containers.list(all=True, filters={"label": LABEL}) == []
 
 
+# Shared by the attacks that try to do their work outside the timed window: a stash of answers keyed by
+# the input's bytes, and an encoder that answers from it, or honestly but 50 ms late when it must compute.
+STASH = '''
+import hashlib, time
+import torch
+STASH = {}
+
+def key(x):
+    return hashlib.sha1(x.contiguous().view(torch.uint8).numpy().tobytes()[:65536]).hexdigest() + str(tuple(x.shape))
+'''
+FROM_STASH = '''
+def encode_e4m3(x):
+    found = STASH.get(key(x))
+    if found is not None:
+        return found
+    time.sleep(0.25)
+    return _encode(x)
+'''
+
 ATTACKS = {
+    # --- the sandbox's own limits ----------------------------------------------------------------------
     "fork bomb": (with_correct("import os\nwhile True:\n    os.fork()\n"), {"runtime_error", "time_limit"}, None),
     "memory bomb": (with_correct("hog = []\nwhile True:\n    hog.append(b'x' * (64 << 20))\n"), {"memory_limit"}, None),
     "fill the disk": (with_correct("import torch\nfor i in range(10_000):\n"
@@ -89,6 +133,7 @@ ATTACKS = {
                       {"runtime_error", "memory_limit"}, None),
     "infinite loop": (with_correct("while True:\n    pass\n"), {"time_limit"}, None),
     "sleep past the limit": (with_correct("import time\ntime.sleep(10_000)\n"), {"time_limit"}, None),
+    # --- the static hints ----------------------------------------------------------------------------------
     "import ctypes": (with_correct("import ctypes\n"), {"forbidden"}, "ctypes"),
     "import the reference": (with_correct("from kernels.fp8 import encode_e4m3 as ref\n"), {"forbidden"}, "kernels"),
     "import through __import__": (with_correct("m = __import__('kernels.fp8')\n"), {"forbidden"}, "__import__"),
@@ -98,22 +143,72 @@ ATTACKS = {
         with_correct("src = open('/job/lib/kernels/fp8.py').read()\n"), {"forbidden"}, "open"),
     "walk the frames to the harness": (
         with_correct("import sys\nh = sys._getframe(1)\n"), {"forbidden"}, "_getframe"),
+    # --- the boundaries: uid, process, container ---------------------------------------------------------
     "kill its parent": (with_correct("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"),
-                        {"runtime_error"}, "killed"),
-    "overwrite the result files": (
-        with_correct("import pathlib\nfor p in ['/job/job.json', '/job/harness/main.py']:\n"
-                     "    try:\n        pathlib.Path(p).write_text('pwned')\n    except OSError as e:\n"
-                     "        print('refused', p, e)\n"
-                     "pathlib.Path('../reference/status.json').write_text('{\"status\": \"ok\", \"timings\": {}}')\n"),
+                        {"runtime_error"}, "Operation not permitted"),
+    "stop its parent's clock": (with_correct("import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\n"),
+                                {"runtime_error"}, "Operation not permitted"),
+    "borrow the reference with runpy": (
+        with_correct("import runpy\nref = runpy.run_path('/job/lib/kernels/fp8.py')\n"),
+        {"runtime_error"}, "No such file"),
+    "search the disk for the reference": (
+        with_correct("import os, runpy\nref = None\nfor d, dirs, files in os.walk('/'):\n"
+                     "    dirs[:] = [x for x in dirs if d != '/' or x not in ('proc', 'sys', 'dev')]\n"
+                     "    for f in files:\n        if f.endswith('.py') and ('fp8' in f or 'kernels' in d):\n"
+                     "            try:\n                ref = runpy.run_path(os.path.join(d, f))['encode_e4m3']\n"
+                     "            except Exception:\n                pass\n"
+                     "if ref is None:\n    raise LookupError('no reference anywhere')\n"),
+        {"runtime_error"}, "no reference anywhere"),
+    "borrow the reference from the loaded modules": (
+        with_correct("import sys\nmods = getattr(sys, 'mod' + 'ules')\n"
+                     "donors = [m for name, m in list(mods.items()) if name != 'submission'\n"
+                     "          and callable(getattr(m, 'encode_e4m3', None))]\n"
+                     "if not donors:\n    raise LookupError('no module with encode_e4m3')\n"),
+        {"runtime_error"}, "no module with encode_e4m3"),
+    "overwrite the harness and the reference's files": (
+        with_correct("import glob, os, pathlib\n"
+                     "targets = glob.glob('/tmp/*/job/*') + glob.glob('/tmp/*/ref/**/*', recursive=True) + \\\n"
+                     "    glob.glob('/tmp/*/work-reference/*') + ['/tmp/harness.py']\n"
+                     "for p in targets:\n    try:\n        pathlib.Path(p).write_text('pwned')\n"
+                     "    except OSError as e:\n        print('refused', p, e)\n"),
         {"accepted"}, None),
+    # --- the timing protocol -------------------------------------------------------------------------------
     "cache outputs between timed calls": (
         CORRECT.replace("def encode_e4m3(x):\n", "CACHE = {}\n\n\ndef encode_e4m3(x):\n"
                         "    if x.shape in CACHE:\n        return CACHE[x.shape]\n"
                         "    CACHE[x.shape] = _encode(x)\n    return CACHE[x.shape]\n\n\ndef _encode(x):\n", 1),
         {"wrong_answer"}, "A timed run gave a wrong result"),
+    "garbage on exactly the calls that move the median": (
+        with_correct("CALLS = [0]\n", "    if x.numel() > 100_000:\n        CALLS[0] += 1\n"
+                     "        if CALLS[0] > 3:\n            return torch.zeros(x.shape, dtype=torch.uint8)\n"),
+        {"wrong_answer"}, "A timed run gave a wrong result"),
     "monkeypatch the timer": (
         with_correct("import time\ntime.perf_counter = lambda: 0.0\ntime.monotonic = lambda: 0.0\n",
                      "    time.sleep(0.05)\n"), {"accepted"}, None),
+    "forge protocol messages": (
+        with_correct("import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
+                     "s.send(json.dumps({'op': 'ready'}).encode())\n"
+                     "s.send(json.dumps({'op': 'done', 'call': 6, 'elapsed': 1e-9, 'name': 'random-1M'}).encode())\n"),
+        {"runtime_error"}, "broke the grading protocol"),
+    "crash the relay with a progress message": (
+        with_correct("import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
+                     "s.send(json.dumps({'op': 'progress', 'role': 'submission', 'stage': 'x', 'clock': 'ready'}).encode())\n"),
+        {"runtime_error"}, "broke the grading protocol"),
+    "flood the socket": (
+        with_correct("import os, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
+                     "s.send(b'\\xff' * (128 << 10))\n"),
+        {"runtime_error"}, "broke the grading protocol"),
+    "hand over descriptors it should not": (
+        with_correct("import json, os, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
+                     "fd = getattr(os, 'op' + 'en')('/etc/passwd', 0)\n"
+                     "socket.send_fds(s, [json.dumps({'op': 'ready'}).encode()], [fd] * 3)\n"),
+        {"runtime_error"}, "broke the grading protocol"),
+    "answer 'done' with a pipe instead of the outputs": (
+        with_correct("import json, os, socket, sys\n_real = socket.send_fds\n"
+                     "def send_fds(sock, buffers, fds, *a):\n"
+                     "    if b'\"done\"' in buffers[0]:\n        fds = [os.pipe()[0]]\n"
+                     "    return _real(sock, buffers, fds, *a)\nsocket.send_fds = send_fds\n"),
+        {"runtime_error"}, "memfd"),
 }
 
 
@@ -123,14 +218,111 @@ def test_attack_gets_its_verdict_and_leaves_the_host_unharmed(lab, engine, name)
     report = run(lab, code)
     assert report.verdict in verdicts, f"{name}: {report.verdict}: {report.diagnostics[:500]}"
     if words:
-        assert words in report.diagnostics, report.diagnostics[:500]
+        assert words in report.diagnostics, report.diagnostics[:1500]
     assert SECRET not in str(report.as_json())
     assert_host_unharmed(engine)
     if name == "monkeypatch the timer":
         # 50 ms of sleep in every call: the parent's clock sees it, whatever the child did to its own.
         assert report.speedup is not None and report.speedup < 0.5, report.speedup
-    if name == "overwrite the result files":
+    if name == "overwrite the harness and the reference's files":
         assert report.correct and report.score >= 80
+
+
+def test_precomputing_from_whatever_it_can_read_gains_nothing(lab, engine, honest):
+    """The attack that beat the old protocol: read every input it can find before the clock starts and
+    answer from a stash. It looks where the job folder was, then everywhere else (the scratch space,
+    shared memory, every process's open files). Nothing is there, so each call takes the slow path."""
+    search = STASH + '''
+import io, os, pathlib, stat, sys
+def tensors_in(data):
+    try:
+        yield from (v for v in torch.load(io.BytesIO(data), weights_only=True).values() if torch.is_tensor(v))
+    except Exception:
+        pass
+    if len(data) >= 4 << 20:  # raw float32 bytes, at any offset a bundle could use
+        for offset in range(0, 4097, 64):
+            n = (len(data) - offset) // 4
+            if n >= 1 << 20:
+                yield torch.frombuffer(bytearray(data[offset:offset + 4 * (1 << 20)]), dtype=torch.float32).reshape(1024, 1024)
+
+roots = [os.path.dirname(a) for a in sys.argv if a.startswith('/')] + ['/job', '/tmp', '/dev/shm', '/run', '/var/tmp']
+paths = []
+for root in roots:
+    for d, _, files in os.walk(root):
+        paths += [os.path.join(d, f) for f in files]
+for pid in os.listdir('/proc'):
+    if pid.isdigit():
+        try:
+            paths += [os.path.join('/proc', pid, 'fd', fd) for fd in os.listdir(f'/proc/{pid}/fd')]
+        except OSError:
+            pass
+for path in paths:
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe or a socket would block the read
+            continue
+        data = pathlib.Path(path).read_bytes()[:64 << 20]
+    except OSError:
+        continue
+    for t in tensors_in(data):
+        if t.dtype == torch.float32 and t.numel() >= 1 << 20:
+            STASH[key(t)] = _encode(t)
+'''
+    report = run(lab, with_correct(search, renamed=FROM_STASH))
+    assert report.verdict == "accepted", report.diagnostics[:1000]
+    # Every call slept: had any stashed answer matched, the median call would have been far faster.
+    assert report.speedup is not None and report.speedup < 0.7 * honest, (report.speedup, honest)
+    assert_host_unharmed(engine)
+
+
+def test_hooking_the_harness_loader_moves_no_work_out_of_the_clock(lab, engine, honest):
+    """Reached by strings, past the static hints: wrap the harness's own input loader (and torch.load,
+    which the old protocol used) to encode each input the moment it arrives, before the call "starts".
+    The clock started when the inputs were handed over, so the work is timed all the same."""
+    hook = STASH + '''
+import sys
+mods = getattr(sys, 'mod' + 'ules')
+harness = mods['__main__']
+real_unpack, real_load = getattr(harness, 'un' + 'pack'), torch.load
+
+def eager(values):
+    for v in values.values():
+        if torch.is_tensor(v) and v.dtype == torch.float32 and v.numel() >= 1 << 20:
+            STASH[key(v)] = _encode(v)
+    return values
+
+setattr(harness, 'un' + 'pack', lambda *a, **k: eager(real_unpack(*a, **k)))
+torch.load = lambda *a, **k: eager(real_load(*a, **k))
+'''
+    report = run(lab, with_correct(hook, renamed=FROM_STASH))
+    assert report.verdict == "accepted", report.diagnostics[:1000]
+    assert not report.needs_review
+    assert report.speedup is not None and report.speedup < 2 * honest, (report.speedup, honest)
+    assert_host_unharmed(engine)
+
+
+def test_forging_a_result_on_the_containers_stdout_is_refused(lab, engine, honest):
+    """The harness's result goes out on the container's stdout. A child that could write there (PID 1's
+    or its parent's descriptor) could forge timings; it runs under another uid, so it cannot."""
+    forge = '''
+import io, json, os, struct
+payload = json.dumps({"reference": {"status": "ok", "calls": {"random-1M": [[1.0, 0.9]] * 5}},
+                      "submission": {"status": "ok", "calls": {"random-1M": [1e-6] * 5}}, "wall_s": 1.0}).encode()
+head = json.dumps({"kind": "result", "size": len(payload)}).encode()
+forged = struct.pack(">I", len(head)) + head + payload
+refused = []
+for target in ("/proc/1/fd/1", "/proc/%d/fd/1" % os.getppid()):
+    try:
+        with getattr(io, "op" + "en")(target, "wb") as out:  # past the static hint, by strings
+            out.write(forged)
+    except OSError as e:
+        refused.append(e.strerror)
+if len(refused) != 2:
+    raise SystemExit("FORGED")
+'''
+    report = run(lab, with_correct(forge))
+    assert report.verdict == "accepted", report.diagnostics[:1000]
+    assert report.speedup is not None and report.speedup < 2 * honest and not report.needs_review
+    assert_host_unharmed(engine)
 
 
 def test_no_network_reaches_the_host(lab, engine, bridge_listener):
@@ -145,7 +337,8 @@ def test_no_network_reaches_the_host(lab, engine, bridge_listener):
 
 def test_reading_secrets_and_host_files_finds_nothing(lab, engine):
     probe = ("import os, pathlib\nfound = {k: v for k, v in os.environ.items()}\n"
-             "for p in ['/proc/1/environ', '/work/main/config/settings/base.py', '/etc/shadow']:\n"
+             "for p in ['/proc/1/environ', '/proc/%d/environ' % os.getppid(), '/work/main/config/settings/base.py',\n"
+             "          '/etc/shadow']:\n"
              "    try:\n        found[p] = pathlib.Path(p).read_bytes()[:200]\n"
              "    except OSError as e:\n        found[p] = repr(e)\n"
              "raise RuntimeError(repr(found))\n")
@@ -153,18 +346,28 @@ def test_reading_secrets_and_host_files_finds_nothing(lab, engine):
     assert report.verdict == "runtime_error"
     assert SECRET not in report.diagnostics and "SECRET_KEY" not in report.diagnostics
     assert "No such file" in report.diagnostics  # the host's files are not in the container at all
+    assert "Permission denied" in report.diagnostics  # the parent's and PID 1's environments are not readable
     assert_host_unharmed(engine)
 
 
-def test_expected_outputs_never_enter_the_sandbox(lab, engine):
-    probe = ("import os\nfiles = sorted(os.path.join(d, f) for d, _, fs in os.walk('/job') for f in fs)\n"
-             "raise RuntimeError('FILES:' + ' '.join(files))\n")
+def test_no_input_expected_output_or_reference_is_readable(lab, engine):
+    """Everything the submission can read that is not part of the image: the harness, the problem module
+    and its own file. No input of any call, no expected output, no reference kernel."""
+    probe = ("import os\nfiles = []\nfor root in ['/tmp', '/dev/shm', '/run', '/var/tmp', '/job']:\n"
+             "    for d, _, fs in os.walk(root):\n"
+             "        files += [os.path.join(d, f) for f in fs if os.access(os.path.join(d, f), os.R_OK)]\n"
+             "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+             "    try:\n        files += ['fd:' + os.readlink(f'/proc/{pid}/fd/{fd}') for fd in os.listdir(f'/proc/{pid}/fd')]\n"
+             "    except OSError:\n        pass\n"
+             "raise RuntimeError('FILES:' + ' '.join(sorted(files)))\n")
     report = run(lab, with_correct(probe))
     listed = report.diagnostics.rsplit("RuntimeError: FILES:", 1)[1].split("\n", 1)[0].split()
-    assert listed and all(
-        path.startswith(("/job/inputs/", "/job/bench/", "/job/lib/", "/job/harness/"))
-        or path in ("/job/job.json", "/job/submission.py") for path in listed), listed
-    assert not any("expected" in path for path in listed)
+    readable = [p for p in listed if not p.startswith("fd:")]
+    assert readable and all(p.endswith(("/job/harness.py", "/job/submission.py", "/graders/__init__.py",
+                                         "/graders/labs/__init__.py", "/graders/labs/fp8_e4m3.py"))
+                            for p in readable), readable
+    descriptors = [p for p in listed if p.startswith("fd:")]
+    assert not any("memfd:inputs" in p for p in descriptors), descriptors  # only its own, and none of the parent's
 
 
 def test_a_background_process_does_not_outlive_the_run(lab, engine):
