@@ -1,4 +1,5 @@
-"""The lab grading pipeline, end to end on this machine: submit-to-verdict latency per lab (p50/p95),
+"""The lab grading pipeline, end to end on this machine: the harness protocol's own cost per timed call
+(against the reference kernel's time, per benchmark case), submit-to-verdict latency per lab (p50/p95),
 the sandbox's overhead against the harness run as a plain subprocess, and submissions per minute with
 one and two worker processes. Real Redis, real Celery workers, a throwaway SQLite database.
 
@@ -53,6 +54,25 @@ def main() -> None:
     user = User.objects.create_user("bench", password="x" * 20)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     print(f"backend {args.backend}, {os.cpu_count()} CPUs, torch threads per sandbox 1; work dir {WORK}\n")
+
+    # 0. The protocol's cost per timed call: handing the inputs over and taking the outputs back, which
+    #    the reference's own split (trusted) measures, next to the kernel's time; per benchmark case.
+    from labs.grading.build import job_build
+    from labs.grading.result import result_read
+    from sandbox.api import get_backend
+
+    print(f"{'lab':<12} {'benchmark':<16} {'kernel ms':>10} {'protocol ms':>12} {'ratio':>6}   (reference, median of "
+          "the timed calls)")
+    for lab in Lab.objects.order_by("slug"):
+        solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
+        job, plan = job_build(lab_folder_get(lab.slug), solution, name=f"bench-protocol-{lab.slug}")
+        result = result_read(get_backend(args.backend).run(job).stdout)
+        plan.wait()
+        for case, calls in result.reference.calls.items():
+            kernel = statistics.median(k for _, k in calls)
+            protocol = statistics.median(t - k for t, k in calls)
+            print(f"{lab.slug:<12} {case:<16} {kernel * 1e3:>10.2f} {protocol * 1e3:>12.2f} {protocol / kernel:>6.2f}")
+    print()
 
     # 1. The sandbox's overhead: the same grading with the harness as a plain subprocess (local) and in
     #    the chosen backend, alternated so that load on this shared machine hits both alike.

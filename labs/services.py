@@ -18,6 +18,7 @@ from labs.models import Lab, Submission, WorkerHeartbeat
 
 log = logging.getLogger("labs")
 MAX_GRADING_ATTEMPTS = 3  # in all, the sweeper's requeues included
+RETRY_DELAY_S = 30  # times the attempts so far: a grader error is retried after 30 s, then 60 s
 GAVE_UP = ("We could not grade this submission after {n} tries: the failure was ours, not your code's, and this "
            "submission does not count against you. Please submit it again.")
 
@@ -37,14 +38,14 @@ def submission_create(*, user: User, lab: Lab, code: str) -> Submission:
     return submission
 
 
-def submission_enqueue(*, submission_id: int) -> None:
+def submission_enqueue(*, submission_id: int, delay_s: float = 0) -> None:
     """GPU machines (SANDBOX_GPUS set) grade on the ``gpu`` queue, one job per GPU; others on ``grading``."""
     from labs.tasks import grade_submission
 
     if settings.SANDBOX_GPUS:
-        grade_submission.apply_async((submission_id,), {"device": "cuda"}, queue="gpu")
+        grade_submission.apply_async((submission_id,), {"device": "cuda"}, queue="gpu", countdown=delay_s)
     else:
-        grade_submission.delay(submission_id)
+        grade_submission.apply_async((submission_id,), countdown=delay_s)
 
 
 def submission_claim(*, submission_id: int) -> Submission | None:
@@ -72,7 +73,8 @@ def submission_progress(*, submission_id: int, fields: dict) -> None:
 
 def submission_record_result(*, submission_id: int, report: GradeReport) -> bool:
     """Record a verdict once. An internal error goes back to the queue (never charged to the learner)
-    until MAX_GRADING_ATTEMPTS; returns True when the submission should be graded again."""
+    until MAX_GRADING_ATTEMPTS; returns True when the submission should be graded again (after
+    ``retry_delay_s``: an engine that is down now may be back then)."""
     active = Q(id=submission_id) & ~Q(status=Submission.Status.DONE)
     if report.verdict == Verdict.INTERNAL_ERROR:
         attempts = Submission.objects.filter(id=submission_id).values_list("attempts", flat=True).first() or 0

@@ -33,7 +33,8 @@ def grade_submission(submission_id: int, device: str = "cpu") -> None:
         log.exception("grading submission %s failed", submission_id)
         report = GradeReport(Verdict.INTERNAL_ERROR, diagnostics="The grader failed; it will be retried.")
     if services.submission_record_result(submission_id=submission_id, report=report):
-        services.submission_enqueue(submission_id=submission_id)
+        services.submission_enqueue(submission_id=submission_id,
+                                    delay_s=services.RETRY_DELAY_S * submission.attempts)
 
 
 @shared_task

@@ -67,7 +67,7 @@ def stack(lab, config, monkeypatch):
     token, plaintext = token_create(user=user)
     monkeypatch.setenv("QUANTPREP_TOKEN", plaintext)
     sent = []
-    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id: sent.append(submission_id))
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id, delay_s=0: sent.append(submission_id))
     return {"user": user, "token": token, "plaintext": plaintext, "sent": sent}
 
 

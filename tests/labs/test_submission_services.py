@@ -23,7 +23,7 @@ def lab():
 
 def test_the_task_is_queued_only_after_the_row_is_committed(lab, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id: queued.append(submission_id))
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id, delay_s=0: queued.append(submission_id))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         submission = services.submission_create(user=user_make("u"), lab=lab, code="print(1)")
     assert queued == [] and len(callbacks) == 1
@@ -63,7 +63,7 @@ def test_internal_errors_are_retried_and_never_charged_until_the_limit(lab):
 
 def test_the_sweeper_requeues_only_stuck_submissions(lab, monkeypatch):
     queued = []
-    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id: queued.append(submission_id))
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id, delay_s=0: queued.append(submission_id))
     user = user_make("u")
     stuck = Submission.objects.create(user=user, lab=lab, code="x", status="running")
     fresh = Submission.objects.create(user=user, lab=lab, code="x", status="running")
@@ -89,7 +89,7 @@ def test_the_sweeper_counts_its_requeues_and_gives_up_after_the_last_attempt(lab
     """A worker that dies on this submission every time (a crash in the grader, a kernel killing it) must
     not keep it circling: the sweeper's requeues count as attempts, and the third ends it, explained."""
     queued = []
-    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id: queued.append(submission_id))
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id, delay_s=0: queued.append(submission_id))
     submission = Submission.objects.create(user=user_make("u"), lab=lab, code="x")
     for attempt in range(1, services.MAX_GRADING_ATTEMPTS + 1):
         assert services.submission_claim(submission_id=submission.id) is not None  # a worker takes it ...
@@ -168,3 +168,27 @@ def test_a_worker_heartbeat_says_which_backend_runs_and_the_pages_show_it(client
     assert "Unsafe sandbox" in page and "celery@box" in page
     WorkerHeartbeat.objects.update(seen_at=timezone.now() - dt.timedelta(hours=1))  # that worker went away
     assert "Unsafe sandbox" not in client.get("/labs/").content.decode()
+
+
+def test_a_grader_error_is_retried_later_not_at_once(lab, monkeypatch, settings):
+    """No engine answers (the docker backend, pointed nowhere): the job fails as our error, and the retry
+    waits, longer each time, for the engine to come back."""
+    from labs import tasks
+
+    queued = []
+    monkeypatch.setattr(services, "submission_enqueue", lambda submission_id, delay_s=0: queued.append(delay_s))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    settings.SANDBOX_BACKEND = "docker"
+    from sandbox import api
+
+    api._docker.cache_clear()
+    submission = Submission.objects.create(user=user_make("u"), lab=lab, code="def f():\n    pass\n")
+    try:
+        for _ in range(services.MAX_GRADING_ATTEMPTS):
+            tasks.grade_submission(submission.id)
+    finally:
+        api._docker.cache_clear()
+    submission.refresh_from_db()
+    assert queued == [services.RETRY_DELAY_S, 2 * services.RETRY_DELAY_S]
+    assert (submission.status, submission.verdict, submission.attempts) == ("done", "internal_error", 3)
+    assert "unavailable" in submission.result["diagnostics"] and "after 3 tries" in submission.result["diagnostics"]
