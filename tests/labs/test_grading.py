@@ -54,13 +54,16 @@ def test_a_bundle_keeps_every_bit_of_nan_and_signed_zero():
     assert torch.equal(back["x"].view(torch.int32), x)
 
 
-def test_a_bundle_in_a_memfd_is_the_same_bundle():
+@pytest.mark.parametrize("pwrite", [True, False], ids=["pwrite", "mapped (no numpy)"])
+def test_a_bundle_in_a_memfd_is_the_same_bundle(pwrite):
     import os
 
-    values = {"codes": torch.randint(0, 255, (37, 129), dtype=torch.uint8), "scale": torch.rand(37, 1), "bits": 4}
-    fd = harness.pack_memfd(values)
+    values = {"codes": torch.randint(0, 255, (37, 129), dtype=torch.uint8), "scale": torch.rand(37, 1),
+              "one": torch.tensor(1.5).expand(1, 1), "bf16": torch.rand(3, 5).to(torch.bfloat16), "bits": 4}
+    fd = harness.pack_memfd(values, pwrite=pwrite)
     data = os.pread(fd, 1 << 20, 0)
     os.close(fd)
+    assert data == harness.pack(values)
     back = harness.unpack(bytearray(data))
     assert torch.equal(back["codes"], values["codes"]) and torch.equal(back["scale"], values["scale"])
 
