@@ -271,16 +271,17 @@ class Child:
             raise EOFError("the child's end of the socket is closed") from exc
 
     def receive(self, deadline: float) -> tuple[dict, list[int]]:
-        """The next message; raises CallTimeout past ``deadline``, ProtocolError on anything malformed."""
+        """The next message; raises CallTimeout past ``deadline`` (a message already waiting is read even
+        then), ProtocolError on anything malformed."""
         while True:
             left = deadline - time.monotonic()
-            if left <= 0:
-                raise CallTimeout
-            ready, _, _ = select.select([self.sock], [], [], min(left, 0.5))
+            ready, _, _ = select.select([self.sock], [], [], min(max(left, 0), 0.5))
             if ready:
                 break
             if self.proc.poll() is not None:
                 break  # exited: the read below sees the end of the socket
+            if left <= 0:
+                raise CallTimeout
         try:
             data, fds, flags, _ = socket.recv_fds(self.sock, MESSAGE_CAP, 2, socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -490,7 +491,12 @@ class Parent:
         kept: dict[tuple[str, int], int] = {}
         where = None
         try:
-            child.expect("started", max(started, time.monotonic() - 1) + STARTUP_S)
+            child.expect("started", started + STARTUP_S)  # it was started with the reference's child
+        except (ChildError, ProtocolError, CallTimeout, EOFError) as exc:  # ours: no submission code ran yet
+            child.end()
+            return {"status": "not_run", "error": f"the submission's process did not start: {_describe(exc)}",
+                    "log": child.log.text}, kept
+        try:
             began = time.monotonic()
             child.send({"op": "import"})
             child.expect("ready", began + float(job["time_limit_s"]))
@@ -581,12 +587,13 @@ class Parent:
 
 
 def _describe(exc: BaseException) -> str:
+    """What went wrong in a child of ours (the reference's, or the submission's before its code ran)."""
     if isinstance(exc, ChildError):
         return exc.error
     if isinstance(exc, CallTimeout):
-        return "the reference did not finish in time"
+        return "it did not answer in time"
     if isinstance(exc, EOFError):
-        return "the reference's process ended early"
+        return "its process ended early"
     return str(exc)
 
 

@@ -43,7 +43,8 @@ def judge(meta: dict, plan: Plan, run: RunResult, result: HarnessResult | None) 
     if sub.status == "exited":
         return GradeReport(Verdict.RUNTIME_ERROR, diagnostics=f"The submission's process ended (code "
                            f"{sub.returncode}){where} before it reported anything.{printed}")
-    if sub.status != "ok":
+    if sub.status != "ok":  # not_run: the reference failed, or the submission's process did not start
+        log.error("the submission was not run: %s %s", sub.error, sub.log[-2000:])
         return GradeReport(Verdict.INTERNAL_ERROR, diagnostics="The grader failed to run; it will be retried.")
     return _checked(meta, plan, result)
 
