@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def queued(monkeypatch):
     """Grading tasks sent to the broker (none is: the list records them)."""
     sent = []
-    monkeypatch.setattr(tasks.grade_submission, "delay", lambda submission_id: sent.append(submission_id))
+    monkeypatch.setattr(tasks.grade_submission, "apply_async", lambda args, *a, **k: sent.append(args[0]))
     return sent
 
 
