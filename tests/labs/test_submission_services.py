@@ -168,6 +168,10 @@ def test_a_worker_heartbeat_says_which_backend_runs_and_the_pages_show_it(client
     assert "Unsafe sandbox" in page and "celery@box" in page
     WorkerHeartbeat.objects.update(seen_at=timezone.now() - dt.timedelta(hours=1))  # that worker went away
     assert "Unsafe sandbox" not in client.get("/labs/").content.decode()
+    WorkerHeartbeat.objects.create(hostname="celery@gpu", backend="docker", seen_at=timezone.now(),
+                                   problem="SandboxUnavailable: no Docker engine answers")
+    page = client.get("/labs/").content.decode()
+    assert "Lab grading is paused" in page and "no Docker engine answers" in page and "Unsafe" not in page
 
 
 def test_a_grader_error_is_retried_later_not_at_once(lab, monkeypatch, settings):
