@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-from sandbox.job import Job, RunResult, SandboxUnavailable
+from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
@@ -98,7 +98,7 @@ class DockerBackend:
             collected.start()
             started = time.monotonic()
             container.start()
-            threading.Thread(target=_feed, args=(sock._sock, job.stdin), daemon=True).start()
+            stdin_feed(job.stdin, sock._sock.sendall, lambda: sock._sock.shutdown(socket.SHUT_WR))
             timed_out = False
             try:
                 container.wait(timeout=limits.wall_s)
@@ -117,21 +117,6 @@ class DockerBackend:
                 container.remove(force=True)
             except Exception:  # noqa: BLE001 - the sweeper at the next worker start removes it
                 log.exception("could not remove container %s", container.id)
-
-
-def _feed(raw: socket.socket, chunks) -> None:
-    """Write the job to the container's stdin, then close it. A container that stops reading (it ended
-    early) or a job whose chunks fail to come (the caller re-raises that) only ends the stream."""
-    try:
-        for chunk in chunks:
-            raw.sendall(chunk)
-    except Exception:  # noqa: BLE001 - see above
-        pass
-    finally:
-        try:
-            raw.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
 
 class _Collector(threading.Thread):

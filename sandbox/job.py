@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 
@@ -45,3 +46,22 @@ class RunResult:
 
 class SandboxUnavailable(RuntimeError):
     """The backend cannot run jobs now (no engine, no image): our failure, never the learner's."""
+
+
+def stdin_feed(chunks: Iterable[bytes], write: Callable[[bytes], object], close: Callable[[], object]) -> None:
+    """Write a job's stdin in a thread of its own, then close it. A process that stops reading (it ended
+    early) or chunks that fail to come (the caller re-raises that) only end the stream early."""
+
+    def feed() -> None:
+        try:
+            for chunk in chunks:
+                write(chunk)
+        except Exception:  # noqa: BLE001 - see above
+            pass
+        finally:
+            try:
+                close()
+            except OSError:
+                pass
+
+    threading.Thread(target=feed, name="stdin", daemon=True).start()

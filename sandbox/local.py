@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from sandbox.job import Job, RunResult
+from sandbox.job import Job, RunResult, stdin_feed
 
 log = logging.getLogger("sandbox")
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
@@ -91,7 +91,7 @@ class LocalBackend:
             err = _Drain(proc.stderr, job.limits.stderr_bytes, on_line=on_stderr_line)
             out.start()
             err.start()
-            threading.Thread(target=_feed, args=(proc.stdin, job.stdin), daemon=True).start()
+            stdin_feed(job.stdin, proc.stdin.write, proc.stdin.close)
             timed_out = False
             try:
                 proc.wait(timeout=job.limits.wall_s)
@@ -109,18 +109,3 @@ class LocalBackend:
                              wall_s=time.monotonic() - started, backend=self.name)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _feed(pipe, chunks) -> None:
-    """Write the job to the harness's stdin, then close it. A harness that ended early stops reading, and a
-    job whose chunks fail to come (the caller re-raises that) only ends the stream."""
-    try:
-        for chunk in chunks:
-            pipe.write(chunk)
-    except Exception:  # noqa: BLE001 - see above
-        pass
-    finally:
-        try:
-            pipe.close()
-        except OSError:
-            pass
