@@ -15,7 +15,10 @@ from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
 from quizzes import selectors
-from quizzes.attempts import (
+from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
+from quizzes.forms import ExtensionForm, QuizForm
+from quizzes.models import Attempt, Extension, Part, Quiz
+from quizzes.services.attempts import (
     AttemptClosed,
     QuizUnavailable,
     answer_check,
@@ -25,9 +28,6 @@ from quizzes.attempts import (
     attempt_submit,
     extension_grant,
 )
-from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
-from quizzes.forms import ExtensionForm, QuizForm
-from quizzes.models import Attempt, Extension, Part, Quiz
 
 
 def _answer_from(request: HttpRequest, name: str = "answer") -> str:

@@ -6,9 +6,9 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils.text import slugify
 
-from quizzes.attempts import blueprint_pool
 from quizzes.catalogue import DECK_QUIZ_PREFIX, TAG_QUIZ_PREFIX
 from quizzes.models import Question, Quiz
+from quizzes.selectors import blueprint_pool
 
 BLUEPRINT_KEYS = ("group", "tier", "tags", "seed")
 RESERVED_SLUGS = {"new", "history", "drill-tag"}  # words the quiz URLs use

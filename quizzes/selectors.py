@@ -1,19 +1,69 @@
-"""Reads for the quiz pages. Every attempt is looked up through its owner, so an id alone reveals nothing."""
+"""Reads for the quiz pages and the services. Every attempt is looked up through its owner, so an id alone
+reveals nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import defaultdict
 
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from cohorts.roles import is_instructor
-from graders.answers import expected_answer, preview_answer
-from quizzes.attempts import attempt_params, attempts_used
-from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
-from quizzes.services import prompt_fill
+from graders.answers import expected_answer, preview_answer, sample_params
+from quizzes.content import PLACEHOLDER
+from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+
+
+def part_params(*, part: Part, user: User) -> dict:
+    """A learner's own numbers for a parameterized part (stable per learner until attempts fix them)."""
+    return sample_params(part.spec, user.id) if part.spec.get("params") else {}
+
+
+def prompt_fill(prompt: str, params: dict) -> str:
+    """``{{name}}`` in a prompt becomes the learner's value (the loader checks every name is a parameter)."""
+    return PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), prompt)
+
+
+def _natural(text: str) -> list:
+    """"Q2" before "Q10"."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def blueprint_pool(draw: dict) -> list[Question]:
+    """The questions one blueprint draw chooses from, in the order of their source (Q1, Q2, ... Q10)."""
+    questions = Question.objects.filter(parts__isnull=False).distinct().order_by("slug")
+    if draw.get("group"):
+        questions = questions.filter(group=draw["group"])
+    if draw.get("tier"):
+        questions = questions.filter(tier=draw["tier"])
+    wanted = set(draw.get("tags") or [])
+    seed = draw.get("seed")
+    pool = [q for q in questions if (not wanted or wanted & set(q.tags))
+            and (not seed or seed in (q.source or ""))]
+    return sorted(pool, key=lambda q: (_natural(q.source or ""), q.slug))
+
+
+def deadline_for(*, quiz: Quiz, user: User, started_at: dt.datetime) -> dt.datetime | None:
+    """start + limit, cut at the window's close, plus every extension granted to this learner."""
+    ends = [t for t in (quiz.time_limit_s and started_at + dt.timedelta(seconds=quiz.time_limit_s),
+                        quiz.closes_at) if t]
+    if not ends:
+        return None
+    extra = Extension.objects.filter(quiz=quiz, user=user).aggregate(s=Sum("extra_s"))["s"] or 0
+    return min(ends) + dt.timedelta(seconds=extra)
+
+
+def attempts_used(*, quiz: Quiz, user: User) -> int:
+    return Attempt.objects.filter(quiz=quiz, user=user, practice=False).count()
+
+
+def attempt_params(*, attempt: Attempt, part: Part) -> dict:
+    """This attempt's numbers for a parameterized part: fixed for the attempt, new for the next one."""
+    return sample_params(part.spec, attempt.seed + part.id) if part.spec.get("params") else {}
 
 
 def quizzes_visible(*, user: User) -> QuerySet[Quiz]:

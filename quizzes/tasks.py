@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from quizzes.attempts import attempts_close_overdue
+from quizzes.services.attempts import attempts_close_overdue
 
 
 @shared_task(acks_late=True)

@@ -6,7 +6,8 @@ from django.views.decorators.http import require_POST
 
 from quizzes.content import CARD_GROUP
 from quizzes.models import Part, Question, Response
-from quizzes.services import part_params, prompt_fill, response_save
+from quizzes.selectors import part_params, prompt_fill
+from quizzes.services.answers import response_save
 
 
 @login_required

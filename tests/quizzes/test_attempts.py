@@ -1,4 +1,4 @@
-"""Timed attempts (quizzes.attempts): the server's deadline is the only clock, closing happens once, grading is
+"""Timed attempts (quizzes.services.attempts): the server's deadline is the only clock, closing happens once, grading is
 idempotent and retried by the sweep, extensions move one learner's deadline, and the built-in catalogue."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from django.db import connection
 
 from drills.models import Card, Deck
 from drills.services import card_guid
-from quizzes.attempts import (
+from quizzes.catalogue import catalogue_sync, tag_quiz_get
+from quizzes.content import CARD_GROUP
+from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.services.attempts import (
     AttemptClosed,
     QuizUnavailable,
     _draws,
@@ -27,9 +30,6 @@ from quizzes.attempts import (
     attempts_close_overdue,
     extension_grant,
 )
-from quizzes.catalogue import catalogue_sync, tag_quiz_get
-from quizzes.content import CARD_GROUP
-from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
 from tests.conftest import stop, wait_for, worker_start
 from tests.factories import instructor_make, question_make, user_make
 

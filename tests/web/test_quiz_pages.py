@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
-from quizzes.attempts import answer_save, attempt_start, attempt_submit
 from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
 from tests.factories import PASSWORD, instructor_make, question_make, user_make
 
 pytestmark = pytest.mark.django_db

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 
-from graders.answers import AnswerResult, check_answer, sample_params
-from quizzes.content import PLACEHOLDER
+from graders.answers import AnswerResult, check_answer
 from quizzes.models import Part, Response
+from quizzes.selectors import part_params
 
 MAX_ANSWER_CHARS = 4000
-
-
-def part_params(*, part: Part, user: User) -> dict:
-    """A learner's own numbers for a parameterized part (stable per learner until attempts fix them)."""
-    return sample_params(part.spec, user.id) if part.spec.get("params") else {}
-
-
-def prompt_fill(prompt: str, params: dict) -> str:
-    """``{{name}}`` in a prompt becomes the learner's value (the loader checks every name is a parameter)."""
-    return PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), prompt)
 
 
 def response_save(*, user: User, part: Part, answer: str) -> tuple[AnswerResult, Response | None]:

@@ -13,17 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import re
 import secrets
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
-from graders.answers import AnswerResult, check_answer, preview_answer, sample_params
+from graders.answers import AnswerResult, check_answer, preview_answer
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
-from quizzes.services import MAX_ANSWER_CHARS
+from quizzes.selectors import attempt_params, attempts_used, blueprint_pool, deadline_for
+from quizzes.services.answers import MAX_ANSWER_CHARS
 
 log = logging.getLogger("quizzes")
 
@@ -56,25 +56,6 @@ def _draws(quiz: Quiz, rng: random.Random) -> list[Question]:
     return picked
 
 
-def _natural(text: str) -> list:
-    """"Q2" before "Q10"."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
-
-
-def blueprint_pool(draw: dict) -> list[Question]:
-    """The questions one blueprint draw chooses from, in the order of their source (Q1, Q2, ... Q10)."""
-    questions = Question.objects.filter(parts__isnull=False).distinct().order_by("slug")
-    if draw.get("group"):
-        questions = questions.filter(group=draw["group"])
-    if draw.get("tier"):
-        questions = questions.filter(tier=draw["tier"])
-    wanted = set(draw.get("tags") or [])
-    seed = draw.get("seed")
-    pool = [q for q in questions if (not wanted or wanted & set(q.tags))
-            and (not seed or seed in (q.source or ""))]
-    return sorted(pool, key=lambda q: (_natural(q.source or ""), q.slug))
-
-
 def _layout(questions: list[Question], *, shuffle_options: bool, rng: random.Random) -> list[dict]:
     layout = []
     for q in questions:
@@ -89,20 +70,6 @@ def _layout(questions: list[Question], *, shuffle_options: bool, rng: random.Ran
         if parts:
             layout.append({"question": q.id, "parts": [p.id for p in parts], "options": options})
     return layout
-
-
-def deadline_for(*, quiz: Quiz, user: User, started_at: dt.datetime) -> dt.datetime | None:
-    """start + limit, cut at the window's close, plus every extension granted to this learner."""
-    ends = [t for t in (quiz.time_limit_s and started_at + dt.timedelta(seconds=quiz.time_limit_s),
-                        quiz.closes_at) if t]
-    if not ends:
-        return None
-    extra = Extension.objects.filter(quiz=quiz, user=user).aggregate(s=Sum("extra_s"))["s"] or 0
-    return min(ends) + dt.timedelta(seconds=extra)
-
-
-def attempts_used(*, quiz: Quiz, user: User) -> int:
-    return Attempt.objects.filter(quiz=quiz, user=user, practice=False).count()
 
 
 def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.datetime | None = None) -> Attempt:
@@ -143,11 +110,6 @@ def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.dat
         if existing is None:
             raise
         return existing
-
-
-def attempt_params(*, attempt: Attempt, part: Part) -> dict:
-    """This attempt's numbers for a parameterized part: fixed for the attempt, new for the next one."""
-    return sample_params(part.spec, attempt.seed + part.id) if part.spec.get("params") else {}
 
 
 # ----------------------------------------------------------------------------- answering
