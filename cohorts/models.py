@@ -24,6 +24,8 @@ class Enrolment(models.Model):
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="enrolments")
     student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolments")
     joined_at = models.DateTimeField(auto_now_add=True)
+    time_multiplier = models.FloatField(default=1.0, help_text="applied to the time limit of every timed quiz "
+                                                               "of this cohort (an accommodation, e.g. 1.5)")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cohort", "student"], name="one_enrolment_per_cohort")]
@@ -57,3 +59,44 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class AuditEntry(models.Model):
+    """One instructor action that changes what a learner may do or how they are graded: who, when, what,
+    why. Written by the service that makes the change, in its transaction; shown on the gradebook."""
+
+    class Action(models.TextChoices):
+        COHORT_CREATED = "cohort_created", "created the cohort"
+        COHORT_RENAMED = "cohort_renamed", "renamed the cohort"
+        INVITE_ROTATED = "invite_rotated", "rotated the invite code"
+        INSTRUCTOR_ADDED = "instructor_added", "added a co-instructor"
+        STUDENTS_ENROLLED = "students_enrolled", "enrolled students"
+        STUDENT_REMOVED = "student_removed", "removed a student"
+        TIME_MULTIPLIER = "time_multiplier", "set a time multiplier"
+        EXTENSION = "extension", "granted extra time"
+        ATTEMPTS_ADDED = "attempts_added", "added attempts"
+        ATTEMPT_REOPENED = "attempt_reopened", "reopened an attempt"
+        ATTEMPT_CLOSED = "attempt_closed", "closed an attempt"
+        QUIZ_CREATED = "quiz_created", "created a quiz"
+        QUIZ_EDITED = "quiz_edited", "edited a quiz"
+        QUIZ_DUPLICATED = "quiz_duplicated", "duplicated a quiz"
+        QUIZ_ARCHIVED = "quiz_archived", "archived a quiz"
+        QUIZ_DELETED = "quiz_deleted", "deleted a quiz"
+
+    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    quiz = models.ForeignKey("quizzes.Quiz", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    attempt = models.ForeignKey("quizzes.Attempt", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}" if self.at else self.action

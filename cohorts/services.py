@@ -1,14 +1,34 @@
-"""State changes for accounts and cohorts."""
+"""State changes for accounts, cohorts and rosters. Every change an instructor makes writes an audit row
+(``audit_record``) in the same transaction."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from cohorts.models import Cohort, Enrolment
+from cohorts.models import AuditEntry, Cohort, Enrolment, new_invite_code
 from cohorts.roles import INSTRUCTOR, STUDENT, role_grant
+
+MAX_BULK_LINES = 2000
+MULTIPLIER_RANGE = (1.0, 5.0)
 
 
 class InviteCodeInvalid(Exception):
     pass
+
+
+class RosterError(ValueError):
+    """A roster change that cannot be made; the message says why."""
+
+
+def audit_record(*, actor: User, action: str, cohort: Cohort | None = None, learner: User | None = None,
+                 quiz=None, attempt=None, reason: str = "", **detail) -> AuditEntry:
+    return AuditEntry.objects.create(actor=actor, action=action, cohort=cohort, learner=learner, quiz=quiz,
+                                     attempt=attempt, reason=reason[:300], detail=detail)
 
 
 @transaction.atomic
@@ -22,9 +42,13 @@ def student_register(*, username: str, password: str, invite_code: str = "") -> 
 
 @transaction.atomic
 def cohort_create(*, name: str, instructor: User) -> Cohort:
+    name = name.strip()
+    if not name:
+        raise RosterError("A cohort needs a name.")
     role_grant(user=instructor, role=INSTRUCTOR)
-    cohort = Cohort.objects.create(name=name)
+    cohort = Cohort.objects.create(name=name[:200])
     cohort.instructors.add(instructor)
+    audit_record(actor=instructor, action=AuditEntry.Action.COHORT_CREATED, cohort=cohort, name=cohort.name)
     return cohort
 
 
@@ -35,3 +59,115 @@ def cohort_join(*, user: User, invite_code: str) -> Cohort:
         raise InviteCodeInvalid(f"No cohort has the invite code {code!r}. Check it with your instructor.")
     Enrolment.objects.get_or_create(cohort=cohort, student=user)
     return cohort
+
+
+@transaction.atomic
+def cohort_rename(*, cohort: Cohort, name: str, actor: User) -> Cohort:
+    name = name.strip()[:200]
+    if not name:
+        raise RosterError("A cohort needs a name.")
+    old, cohort.name = cohort.name, name
+    cohort.save(update_fields=["name"])
+    audit_record(actor=actor, action=AuditEntry.Action.COHORT_RENAMED, cohort=cohort, old=old, new=name)
+    return cohort
+
+
+@transaction.atomic
+def cohort_rotate_invite(*, cohort: Cohort, actor: User) -> Cohort:
+    """A new invite code; the old one stops working at once (students already enrolled stay)."""
+    cohort.invite_code = new_invite_code()
+    cohort.save(update_fields=["invite_code"])
+    audit_record(actor=actor, action=AuditEntry.Action.INVITE_ROTATED, cohort=cohort)
+    return cohort
+
+
+@transaction.atomic
+def cohort_add_instructor(*, cohort: Cohort, username: str, actor: User) -> User:
+    user = User.objects.filter(username=username.strip()).first()
+    if user is None:
+        raise RosterError(f"No user is called {username.strip()!r}.")
+    if cohort.instructors.filter(pk=user.pk).exists():
+        raise RosterError(f"{user.username} already teaches this cohort.")
+    role_grant(user=user, role=INSTRUCTOR)
+    cohort.instructors.add(user)
+    audit_record(actor=actor, action=AuditEntry.Action.INSTRUCTOR_ADDED, cohort=cohort, learner=user,
+                 username=user.username)
+    return user
+
+
+@transaction.atomic
+def cohort_remove_student(*, cohort: Cohort, student: User, actor: User, reason: str = "") -> None:
+    """The enrolment goes; the student's attempts, answers and submissions stay (theirs, not the cohort's)."""
+    deleted, _ = Enrolment.objects.filter(cohort=cohort, student=student).delete()
+    if not deleted:
+        raise RosterError(f"{student.username} is not in this cohort.")
+    audit_record(actor=actor, action=AuditEntry.Action.STUDENT_REMOVED, cohort=cohort, learner=student,
+                 reason=reason, username=student.username)
+
+
+@dataclass(frozen=True)
+class EnrolLine:
+    line: int
+    username: str
+    outcome: str  # enrolled | already enrolled | no such user | an instructor of this cohort
+    ok: bool
+
+
+def usernames_parse(text: str) -> list[tuple[int, str]]:
+    """One username per line, or a CSV: its ``username`` column when a header row names one, else its first
+    column. Returns (line number, username) for every non-empty line."""
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    column = header.index("username") if "username" in header else 0
+    found = []
+    for number, row in enumerate(rows, start=1):
+        if number == 1 and "username" in header:
+            continue
+        name = row[column].strip() if len(row) > column else ""
+        if name:
+            found.append((number, name))
+    if len(found) > MAX_BULK_LINES:
+        raise RosterError(f"At most {MAX_BULK_LINES} usernames at a time.")
+    return found
+
+
+@transaction.atomic
+def cohort_enrol_bulk(*, cohort: Cohort, text: str, actor: User) -> list[EnrolLine]:
+    """Enrol every listed username that exists, one report line per name; nobody is created."""
+    wanted = usernames_parse(text)
+    users = {u.username: u for u in User.objects.filter(username__in=[n for _, n in wanted])}
+    enrolled = set(Enrolment.objects.filter(cohort=cohort).values_list("student__username", flat=True))
+    teaching = set(cohort.instructors.values_list("username", flat=True))
+    report, new = [], []
+    for line, name in wanted:
+        if name not in users:
+            report.append(EnrolLine(line, name, "no such user", False))
+        elif name in teaching:
+            report.append(EnrolLine(line, name, "an instructor of this cohort", False))
+        elif name in enrolled:
+            report.append(EnrolLine(line, name, "already enrolled", True))
+        else:
+            enrolled.add(name)
+            new.append(Enrolment(cohort=cohort, student=users[name]))
+            report.append(EnrolLine(line, name, "enrolled", True))
+    Enrolment.objects.bulk_create(new, ignore_conflicts=True)
+    if new:
+        audit_record(actor=actor, action=AuditEntry.Action.STUDENTS_ENROLLED, cohort=cohort,
+                     usernames=[e.student.username for e in new])
+    return report
+
+
+@transaction.atomic
+def enrolment_set_multiplier(*, cohort: Cohort, student: User, multiplier: float, actor: User,
+                             reason: str = "") -> Enrolment:
+    low, high = MULTIPLIER_RANGE
+    if not low <= multiplier <= high:
+        raise RosterError(f"A time multiplier is between {low:g} and {high:g}.")
+    enrolment = Enrolment.objects.filter(cohort=cohort, student=student).first()
+    if enrolment is None:
+        raise RosterError(f"{student.username} is not in this cohort.")
+    old, enrolment.time_multiplier = enrolment.time_multiplier, multiplier
+    enrolment.save(update_fields=["time_multiplier"])
+    audit_record(actor=actor, action=AuditEntry.Action.TIME_MULTIPLIER, cohort=cohort, learner=student,
+                 reason=reason, old=old, new=multiplier)
+    return enrolment

@@ -3,14 +3,10 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from cohorts.roles import is_instructor
-from cohorts.selectors import cohort_student_rows, cohorts_taught_by
 from cohorts.services import InviteCodeInvalid, cohort_join, student_register
-from labs.selectors import speed_reviews_for
 
 
 class RegisterForm(UserCreationForm):
@@ -45,12 +41,3 @@ def join(request: HttpRequest) -> HttpResponse:
         except InviteCodeInvalid as exc:
             messages.error(request, str(exc))
     return redirect("home")
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    if not is_instructor(request.user):
-        raise PermissionDenied("Only instructors see cohort dashboards.")
-    cohorts = [{"cohort": c, "rows": cohort_student_rows(cohort=c)} for c in cohorts_taught_by(request.user)]
-    return render(request, "cohorts/dashboard.html", {"cohorts": cohorts,
-                                                      "speed_reviews": speed_reviews_for(request.user).count()})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,10 +13,11 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
+from cohorts.selectors import cohorts_taught_by
 from quizzes import selectors
 from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
-from quizzes.forms import ExtensionForm, QuizForm
-from quizzes.models import Attempt, Extension, Part, Quiz
+from quizzes.forms import QuizForm
+from quizzes.models import Attempt, Part
 from quizzes.services.attempts import (
     AttemptClosed,
     QuizUnavailable,
@@ -26,8 +26,8 @@ from quizzes.services.attempts import (
     attempt_expire_if_due,
     attempt_start,
     attempt_submit,
-    extension_grant,
 )
+from quizzes.services.quizzes import QuizRefused, quiz_archive, quiz_delete, quiz_duplicate, quiz_save
 
 
 def _answer_from(request: HttpRequest, name: str = "answer") -> str:
@@ -38,7 +38,7 @@ def _answer_from(request: HttpRequest, name: str = "answer") -> str:
 @login_required
 def quiz_list(request: HttpRequest) -> HttpResponse:
     quizzes = [selectors.quiz_summary(quiz=q, user=request.user) for q in selectors.quizzes_visible(user=request.user)
-               if not (q.builtin and q.slug.startswith(TAG_QUIZ_PREFIX))]
+               if not (q.builtin and q.slug.startswith(TAG_QUIZ_PREFIX)) and q.archived_at is None]
     return render(request, "quizzes/quiz_list.html", {"quizzes": quizzes})
 
 
@@ -48,8 +48,11 @@ def quiz_detail(request: HttpRequest, slug: str) -> HttpResponse:
     attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
     for attempt in attempts:
         attempt.score_visible = selectors.feedback_visible(attempt=attempt)
-    return render(request, "quizzes/quiz_detail.html", {**selectors.quiz_summary(quiz=quiz, user=request.user),
-                                                        "attempts": attempts})
+    taught = cohorts_taught_by(request.user)
+    gradebooks = taught.filter(pk=quiz.cohort_id) if quiz.cohort_id else taught
+    return render(request, "quizzes/quiz_detail.html", {
+        **selectors.quiz_summary(quiz=quiz, user=request.user), "attempts": attempts, "gradebooks": gradebooks,
+        "manages": selectors.quizzes_managed(user=request.user).filter(pk=quiz.pk).exists()})
 
 
 @login_required
@@ -162,27 +165,49 @@ def quiz_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only instructors create quizzes.")
     form = QuizForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        quiz = form.save(commit=False)
-        quiz.created_by = request.user
-        quiz.save()
+        quiz = quiz_save(quiz=form.save(commit=False), actor=request.user)
         messages.success(request, f"Quiz “{quiz.title}” created.")
         return redirect("quizzes:quiz", slug=quiz.slug)
     return render(request, "quizzes/quiz_form.html", {"form": form})
 
 
 @login_required
-def quiz_extensions(request: HttpRequest, slug: str) -> HttpResponse:
-    try:
-        quiz = selectors.quiz_managed(user=request.user, slug=slug)
-    except Quiz.DoesNotExist:
-        raise PermissionDenied("Only instructors grant extensions.") from None
-    form = ExtensionForm(request.POST or None)
+def quiz_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = selectors.quiz_managed(user=request.user, slug=slug)
+    form = QuizForm(request.POST or None, instance=quiz, user=request.user)
     if request.method == "POST" and form.is_valid():
-        learner = User.objects.get(username=form.cleaned_data["username"])
-        extension_grant(quiz=quiz, user=learner, minutes=form.cleaned_data["minutes"], granted_by=request.user,
-                        reason=form.cleaned_data["reason"])
-        messages.success(request, f"{learner.username} has {form.cleaned_data['minutes']:g} more minutes.")
-        return redirect("quizzes:extensions", slug=slug)
-    return render(request, "quizzes/extensions.html", {
-        "quiz": quiz, "form": form, "extensions": Extension.objects.filter(quiz=quiz).select_related("user")})
+        quiz_save(quiz=form.save(commit=False), actor=request.user)
+        messages.success(request, f"Quiz “{quiz.title}” saved; attempts already started keep their questions.")
+        return redirect("quizzes:quiz", slug=quiz.slug)
+    return render(request, "quizzes/quiz_form.html", {"form": form, "quiz": quiz})
 
+
+@login_required
+@require_POST
+def quiz_duplicate_view(request: HttpRequest, slug: str) -> HttpResponse:
+    copy = quiz_duplicate(quiz=selectors.quiz_managed(user=request.user, slug=slug), actor=request.user)
+    messages.success(request, f"Copied as “{copy.title}”: edit it below.")
+    return redirect("quizzes:edit", slug=copy.slug)
+
+
+@login_required
+@require_POST
+def quiz_archive_view(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = selectors.quiz_managed(user=request.user, slug=slug)
+    archived = request.POST.get("archived", "1") == "1"
+    quiz_archive(quiz=quiz, actor=request.user, archived=archived)
+    messages.success(request, f"“{quiz.title}” {'archived: hidden from learners' if archived else 'restored'}.")
+    return redirect("quizzes:quiz", slug=quiz.slug)
+
+
+@login_required
+@require_POST
+def quiz_delete_view(request: HttpRequest, slug: str) -> HttpResponse:
+    quiz = selectors.quiz_managed(user=request.user, slug=slug)
+    try:
+        quiz_delete(quiz=quiz, actor=request.user)
+    except QuizRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("quizzes:quiz", slug=slug)
+    messages.success(request, f"“{quiz.title}” deleted.")
+    return redirect("quizzes:quizzes")

@@ -1,4 +1,4 @@
-"""Instructor forms: a quiz (fixed list or blueprint lines) and an extension for one learner."""
+"""Instructor forms: a quiz (fixed list or blueprint lines, new or edited) and the accommodations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.utils.text import slugify
 
+from cohorts.models import Cohort
 from quizzes.catalogue import DECK_QUIZ_PREFIX, TAG_QUIZ_PREFIX
 from quizzes.models import Question, Quiz
 from quizzes.selectors import blueprint_pool
@@ -38,6 +39,24 @@ def blueprint_parse(text: str) -> list[dict]:
     return draws
 
 
+def blueprint_format(draws: list[dict]) -> str:
+    """The inverse of ``blueprint_parse``: the lines an instructor typed, for editing."""
+    return "\n".join(" ".join([str(d.get("count", 1))] + [f"{k}={','.join(d[k]) if k == 'tags' else d[k]}"
+                                                          for k in BLUEPRINT_KEYS if d.get(k)]) for d in draws)
+
+
+def quiz_slug_free(title: str) -> str:
+    """A slug from the title that no quiz has, none of the URL words, and none of the catalogue's."""
+    base = slugify(title)[:100] or "quiz"
+    if base in RESERVED_SLUGS or base.startswith((TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX)):
+        base = f"quiz-{base}"
+    slug, n = base, 1
+    while Quiz.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
 class QuizForm(forms.ModelForm):
     questions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
                                 help_text="A fixed list: one question slug per line.")
@@ -55,7 +74,13 @@ class QuizForm(forms.ModelForm):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["cohort"].queryset = user.teaching_cohorts.all()
+        # An instructor's quiz belongs to one of their cohorts; a platform-wide quiz is a superuser's.
+        self.fields["cohort"].queryset = Cohort.objects.all() if user.is_superuser else user.teaching_cohorts.all()
+        self.fields["cohort"].required = not user.is_superuser
+        if self.instance.pk:
+            self.initial.update(questions="\n".join(self.instance.question_slugs),
+                                draws=blueprint_format(self.instance.blueprint),
+                                time_limit_min=self.instance.time_limit_s and self.instance.time_limit_s / 60)
 
     def clean_questions(self) -> list[str]:
         slugs = [s.strip() for s in self.cleaned_data["questions"].splitlines() if s.strip()]
@@ -82,25 +107,8 @@ class QuizForm(forms.ModelForm):
         quiz.blueprint = [] if quiz.question_slugs else self.cleaned_data["draws"]
         minutes = self.cleaned_data.get("time_limit_min")
         quiz.time_limit_s = round(minutes * 60) if minutes else None
-        base = slugify(quiz.title)[:100] or "quiz"
-        if base in RESERVED_SLUGS or base.startswith((TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX)):
-            base = f"quiz-{base}"  # the URL words and the catalogue's slugs are not for instructors' quizzes
-        quiz.slug, n = base, 1
-        while Quiz.objects.filter(slug=quiz.slug).exists():
-            n += 1
-            quiz.slug = f"{base}-{n}"
+        if not quiz.slug:  # an edit keeps its slug (and so its links)
+            quiz.slug = quiz_slug_free(quiz.title)
         if commit:
             quiz.save()
         return quiz
-
-
-class ExtensionForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60)
-    reason = forms.CharField(max_length=300, required=False)
-
-    def clean_username(self) -> str:
-        name = self.cleaned_data["username"]
-        if not User.objects.filter(username=name).exists():
-            raise forms.ValidationError(f"No learner called {name}.")
-        return name

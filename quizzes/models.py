@@ -77,6 +77,7 @@ class Response(models.Model):
     score = models.FloatField(default=0.0, help_text="fraction of the part's points")
     feedback = models.TextField(blank=True)
     parsed = models.TextField(blank=True)
+    misconception = models.CharField(max_length=80, blank=True, help_text="id of the misconception rule matched")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -118,6 +119,7 @@ class Quiz(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="quizzes_created")
     created_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True, help_text="hidden from learners, kept with its attempts")
 
     class Meta:
         ordering = ["-builtin", "title"]
@@ -145,6 +147,21 @@ class Extension(models.Model):
         return f"+{self.extra_s}s for {self.user_id} on {self.quiz_id}"
 
 
+class AttemptGrant(models.Model):
+    """Attempts an instructor added for one learner on one quiz, beyond its max_attempts (an audit row)."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="attempt_grants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempt_grants")
+    extra = models.PositiveIntegerField()
+    reason = models.CharField(max_length=300, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="attempt_grants_given")
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"+{self.extra} attempts for {self.user_id} on {self.quiz_id}"
+
+
 class Attempt(models.Model):
     """One learner's go at a quiz. The server's ``deadline`` is the only clock that counts.
 
@@ -158,7 +175,9 @@ class Attempt(models.Model):
 
     class ClosedBy(models.TextChoices):
         LEARNER = "learner", "submitted by the learner"
-        DEADLINE = "deadline", "submitted automatically at the deadline"
+        DEADLINE = "deadline", "submitted at the deadline, on the learner's next request"
+        SWEEP = "sweep", "submitted at the deadline by the periodic sweep"
+        INSTRUCTOR = "instructor", "closed by an instructor"
 
     quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="attempts")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts")
@@ -207,6 +226,7 @@ class AttemptAnswer(models.Model):
     feedback = models.TextField(blank=True)
     parsed = models.TextField(blank=True)
     undecided = models.BooleanField(default=False)
+    misconception = models.CharField(max_length=80, blank=True, help_text="id of the misconception rule matched")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["attempt", "part"], name="one_answer_per_part")]

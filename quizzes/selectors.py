@@ -12,10 +12,11 @@ from django.db.models import Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from cohorts.models import Enrolment
 from cohorts.roles import is_instructor
 from graders.answers import expected_answer, preview_answer, sample_params
 from quizzes.content import PLACEHOLDER
-from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.models import Attempt, AttemptAnswer, AttemptGrant, Extension, Part, Question, Quiz
 
 
 def part_params(*, part: Part, user: User) -> dict:
@@ -47,10 +48,19 @@ def blueprint_pool(draw: dict) -> list[Question]:
     return sorted(pool, key=lambda q: (_natural(q.source or ""), q.slug))
 
 
+def time_multiplier(*, quiz: Quiz, user: User) -> float:
+    """The learner's accommodation in the quiz's cohort (1.0 elsewhere, and for platform-wide quizzes)."""
+    if quiz.cohort_id is None:
+        return 1.0
+    found = Enrolment.objects.filter(cohort_id=quiz.cohort_id, student=user).values_list("time_multiplier", flat=True)
+    return next(iter(found), 1.0)
+
+
 def deadline_for(*, quiz: Quiz, user: User, started_at: dt.datetime) -> dt.datetime | None:
-    """start + limit, cut at the window's close, plus every extension granted to this learner."""
-    ends = [t for t in (quiz.time_limit_s and started_at + dt.timedelta(seconds=quiz.time_limit_s),
-                        quiz.closes_at) if t]
+    """start + limit × the learner's time multiplier, cut at the window's close, plus every extension granted
+    to this learner."""
+    limit = quiz.time_limit_s and quiz.time_limit_s * time_multiplier(quiz=quiz, user=user)
+    ends = [t for t in (limit and started_at + dt.timedelta(seconds=limit), quiz.closes_at) if t]
     if not ends:
         return None
     extra = Extension.objects.filter(quiz=quiz, user=user).aggregate(s=Sum("extra_s"))["s"] or 0
@@ -59,6 +69,13 @@ def deadline_for(*, quiz: Quiz, user: User, started_at: dt.datetime) -> dt.datet
 
 def attempts_used(*, quiz: Quiz, user: User) -> int:
     return Attempt.objects.filter(quiz=quiz, user=user, practice=False).count()
+
+
+def attempts_allowed(*, quiz: Quiz, user: User) -> int | None:
+    """The quiz's max_attempts plus those an instructor added for this learner; None: unlimited."""
+    if quiz.max_attempts is None:
+        return None
+    return quiz.max_attempts + (AttemptGrant.objects.filter(quiz=quiz, user=user).aggregate(n=Sum("extra"))["n"] or 0)
 
 
 def attempt_params(*, attempt: Attempt, part: Part) -> dict:
@@ -76,12 +93,19 @@ def quiz_get(*, user: User, slug: str) -> Quiz:
     return get_object_or_404(quizzes_visible(user=user), slug=slug)
 
 
-def quiz_managed(*, user: User, slug: str) -> Quiz:
-    """A quiz this instructor may grant extensions on: a built-in one, or one of a cohort they teach."""
+def quizzes_managed(*, user: User) -> QuerySet[Quiz]:
+    """The quizzes an instructor edits, archives and deletes: those of the cohorts they teach. A superuser
+    manages every quiz (platform-wide ones are theirs alone); a built-in quiz follows the content files."""
+    if user.is_superuser:
+        return Quiz.objects.filter(builtin=False)
     if not is_instructor(user):
-        raise Quiz.DoesNotExist
-    return get_object_or_404(Quiz.objects.filter(Q(cohort__isnull=True) | Q(cohort__instructors=user)).distinct(),
-                             slug=slug)
+        return Quiz.objects.none()
+    return Quiz.objects.filter(builtin=False, cohort__instructors=user).distinct()
+
+
+def quiz_managed(*, user: User, slug: str) -> Quiz:
+    """A quiz this user manages, or 404 (for another instructor's quiz too: no hint that it exists)."""
+    return get_object_or_404(quizzes_managed(user=user), slug=slug)
 
 
 def attempt_get(*, user: User, attempt_id: int) -> Attempt:
@@ -90,9 +114,9 @@ def attempt_get(*, user: User, attempt_id: int) -> Attempt:
 
 
 def quiz_summary(*, quiz: Quiz, user: User) -> dict:
-    used = attempts_used(quiz=quiz, user=user)
-    return {"quiz": quiz, "used": used,
-            "left": None if quiz.max_attempts is None else max(0, quiz.max_attempts - used),
+    used, allowed = attempts_used(quiz=quiz, user=user), attempts_allowed(quiz=quiz, user=user)
+    return {"quiz": quiz, "used": used, "allowed": allowed,
+            "left": None if allowed is None else max(0, allowed - used),
             "open": Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN).first()}
 
 

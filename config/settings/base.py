@@ -123,6 +123,11 @@ CELERY_TASK_TIME_LIMIT = 660
 CELERY_TASK_DEFAULT_QUEUE = "grading"
 # Longer than the hard time limit, so a submission still being graded is never taken for stuck.
 LAB_STUCK_AFTER_S = int(env("LAB_STUCK_AFTER_S", "900"))
+# A student "at risk" on the cohort page: no activity for this many days, a mean quiz score (latest
+# attempts) under this fraction, or more drill cards overdue than this.
+AT_RISK_INACTIVE_DAYS = int(env("AT_RISK_INACTIVE_DAYS", "7"))
+AT_RISK_MEAN_SCORE = float(env("AT_RISK_MEAN_SCORE", "0.5"))
+AT_RISK_OVERDUE_CARDS = int(env("AT_RISK_OVERDUE_CARDS", "50"))
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-submissions": {"task": "labs.tasks.sweep_stuck_submissions",
                                   "schedule": float(env("LAB_SWEEP_EVERY_S", "60"))},

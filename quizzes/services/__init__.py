@@ -1,2 +1,3 @@
 """Writes of the quizzes app, one module per concern: ``answers`` (bank answers), ``attempts`` (timed
-attempts: start, save, submit, grade, sweep). Reads live in ``quizzes.selectors``."""
+attempts: start, save, submit, grade, sweep), ``accommodations`` (an instructor's changes to one learner's
+quiz) and ``quizzes`` (an instructor's quizzes). Reads live in ``quizzes.selectors``."""

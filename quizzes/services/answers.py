@@ -19,5 +19,6 @@ def response_save(*, user: User, part: Part, answer: str) -> tuple[AnswerResult,
     if result.error:
         return result, None
     response = Response.objects.create(user=user, part=part, answer=answer, correct=result.correct,
-                                       score=result.score, feedback=result.feedback, parsed=result.parsed or "")
+                                       score=result.score, feedback=result.feedback, parsed=result.parsed or "",
+                                       misconception=result.misconception or "")
     return result, response

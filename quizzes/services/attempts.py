@@ -21,8 +21,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from graders.answers import AnswerResult, check_answer, preview_answer
-from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
-from quizzes.selectors import attempt_params, attempts_used, blueprint_pool, deadline_for
+from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
+from quizzes.selectors import attempt_params, attempts_allowed, attempts_used, blueprint_pool, deadline_for
 from quizzes.services.answers import MAX_ANSWER_CHARS
 
 log = logging.getLogger("quizzes")
@@ -82,15 +82,17 @@ def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.dat
     if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN and (
             open_attempt.practice == practice or not open_attempt.practice):
         return open_attempt  # a timed attempt in progress is resumed, never paused for practice
+    if quiz.archived_at is not None:
+        raise QuizUnavailable("This quiz has been archived.")
     if practice and not (quiz.allow_practice or quiz.feedback == Quiz.Feedback.EACH_PART):
         raise QuizUnavailable("This quiz cannot be taken as practice.")
     if quiz.opens_at and now < quiz.opens_at:
         raise QuizUnavailable(f"This quiz opens at {timezone.localtime(quiz.opens_at):%Y-%m-%d %H:%M}.")
     if quiz.closes_at and now >= quiz.closes_at and not practice:
         raise QuizUnavailable(f"This quiz closed at {timezone.localtime(quiz.closes_at):%Y-%m-%d %H:%M}.")
-    if not practice and quiz.max_attempts is not None and attempts_used(quiz=quiz, user=user) >= quiz.max_attempts:
-        raise QuizUnavailable(f"You have used all {quiz.max_attempts} attempt"
-                              f"{'s' if quiz.max_attempts != 1 else ''} of this quiz.")
+    allowed = attempts_allowed(quiz=quiz, user=user)
+    if not practice and allowed is not None and attempts_used(quiz=quiz, user=user) >= allowed:
+        raise QuizUnavailable(f"You have used all {allowed} attempt{'s' if allowed != 1 else ''} of this quiz.")
     if open_attempt is not None and open_attempt.status == Attempt.Status.OPEN:
         attempt_submit(attempt=open_attempt, now=now)  # starting the timed attempt ends the practice run
     seed = secrets.randbelow(2**62)
@@ -168,11 +170,11 @@ def answer_check(*, attempt: Attempt, part_id: int, answer: str,
 # ----------------------------------------------------------------------------- closing and grading
 
 
-def _close_if_due(attempt_id: int, now: dt.datetime) -> bool:
+def _close_if_due(attempt_id: int, now: dt.datetime, by: str = Attempt.ClosedBy.DEADLINE) -> bool:
     """open → closed at the deadline, once, if the deadline (as stored now: an extension may have moved it)
     has passed. True for the caller that closed it."""
     return bool(Attempt.objects.filter(pk=attempt_id, status=Attempt.Status.OPEN, deadline__lt=now).update(
-        status=Attempt.Status.CLOSED, closed_by=Attempt.ClosedBy.DEADLINE, closed_at=F("deadline")))
+        status=Attempt.Status.CLOSED, closed_by=by, closed_at=F("deadline")))
 
 
 def attempt_submit(*, attempt: Attempt, now: dt.datetime | None = None) -> Attempt:
@@ -204,9 +206,10 @@ def _grade_one(attempt: Attempt, part: Part, answer: str) -> AnswerResult:
 def _store_grade(row: AttemptAnswer, result: AnswerResult) -> None:
     row.graded, row.correct, row.score = True, result.correct, result.score
     row.feedback, row.parsed, row.undecided = result.feedback, result.parsed or "", result.undecided
+    row.misconception = result.misconception or ""
     AttemptAnswer.objects.filter(pk=row.pk).update(graded=True, correct=row.correct, score=row.score,
                                                    feedback=row.feedback, parsed=row.parsed,
-                                                   undecided=row.undecided)
+                                                   undecided=row.undecided, misconception=row.misconception)
 
 
 def attempt_grade(*, attempt_id: int) -> Attempt:
@@ -242,7 +245,7 @@ def attempts_close_overdue(*, now: dt.datetime | None = None) -> int:
     graded yet (a worker that died between the two). Returns how many attempts it graded."""
     now = now or timezone.now()
     for attempt_id in Attempt.objects.filter(status=Attempt.Status.OPEN, deadline__lt=now).values_list("id", flat=True):
-        _close_if_due(attempt_id, now)
+        _close_if_due(attempt_id, now, by=Attempt.ClosedBy.SWEEP)
     graded = 0
     for attempt_id in Attempt.objects.filter(status=Attempt.Status.CLOSED).values_list("id", flat=True):
         try:
@@ -250,18 +253,3 @@ def attempts_close_overdue(*, now: dt.datetime | None = None) -> int:
         except Exception:  # noqa: BLE001 - one attempt failing must not keep the others ungraded
             log.exception("grading attempt %s failed; the next sweep retries it", attempt_id)
     return graded
-
-
-# ----------------------------------------------------------------------------- instructors
-
-
-@transaction.atomic
-def extension_grant(*, quiz: Quiz, user: User, minutes: float, granted_by: User, reason: str = "") -> Extension:
-    """Give one learner more time on one quiz; their open attempt's deadline moves with it."""
-    if minutes <= 0:
-        raise ValueError("An extension is a positive number of minutes.")
-    extension = Extension.objects.create(quiz=quiz, user=user, extra_s=round(minutes * 60), reason=reason[:300],
-                                         granted_by=granted_by)
-    Attempt.objects.filter(quiz=quiz, user=user, status=Attempt.Status.OPEN, deadline__isnull=False).update(
-        deadline=F("deadline") + dt.timedelta(seconds=extension.extra_s))
-    return extension

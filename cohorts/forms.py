@@ -1,0 +1,76 @@
+"""The instructor's forms. A learner is always chosen from the cohort's own students."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.models import User
+
+from cohorts.models import Cohort
+from cohorts.services import MULTIPLIER_RANGE
+from quizzes.services.accommodations import MAX_EXTRA_ATTEMPTS
+
+MAX_CSV_BYTES = 1024 * 1024
+
+
+class CohortForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
+class UsernameForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Username")
+
+
+class BulkEnrolForm(forms.Form):
+    usernames = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}),
+                                help_text="One username per line, or paste a CSV (its username column).")
+    csv_file = forms.FileField(required=False, label="Or a CSV file",
+                               help_text="UTF-8; a 'username' column, or usernames in the first column.")
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("csv_file")
+        text = data.get("usernames") or ""
+        if upload is not None:
+            if upload.size > MAX_CSV_BYTES:
+                raise forms.ValidationError(f"The CSV file is larger than {MAX_CSV_BYTES // 1024} KB.")
+            try:
+                text += "\n" + upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise forms.ValidationError("The CSV file is not UTF-8 text.") from exc
+        if not text.strip():
+            raise forms.ValidationError("Paste some usernames or choose a CSV file.")
+        data["text"] = text.strip("\n")
+        return data
+
+
+class ReasonMixin(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, help_text="Kept in the audit log.")
+
+
+class MultiplierForm(ReasonMixin):
+    multiplier = forms.FloatField(min_value=MULTIPLIER_RANGE[0], max_value=MULTIPLIER_RANGE[1],
+                                  help_text="Applied to the time limit of every timed quiz of this cohort.")
+
+
+class LearnerForm(ReasonMixin):
+    learner = forms.ModelChoiceField(queryset=User.objects.none(), to_field_name="username")
+
+    def __init__(self, *args, cohort: Cohort, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["learner"].queryset = User.objects.filter(enrolments__cohort=cohort).order_by("username")
+
+
+class ExtensionForm(LearnerForm):
+    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60)
+
+
+class ExtraAttemptsForm(LearnerForm):
+    extra = forms.IntegerField(min_value=1, max_value=MAX_EXTRA_ATTEMPTS, initial=1, label="Attempts to add")
+
+
+class ReopenForm(ReasonMixin):
+    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60, help_text="From now.")
+
+
+class CloseForm(ReasonMixin):
+    pass
