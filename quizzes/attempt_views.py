@@ -120,7 +120,9 @@ def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -
         return HttpResponse(format_html('<p class="verdict invalid" role="status">{}</p>', exc), status=409)
     item = next(r for i in selectors.attempt_items(attempt=attempt, with_keys=True) for r in i["parts"]
                 if r["part"].id == part_id)
-    return render(request, "quizzes/_practice_verdict.html", {"result": result, "row": row, "item": item})
+    return render(request, "_verdict.html", {"result": result, "tries": row.tries, "key": item["key"],
+                                             "options": item["options"], "explanation": item["part"].explanation,
+                                             "kind": item["part"].kind})
 
 
 @login_required

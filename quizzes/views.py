@@ -33,7 +33,7 @@ def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     part = get_object_or_404(Part, question__slug=slug, key=key)
     result, _ = response_save(user=request.user, part=part, answer=request.POST.get("answer", ""))
     if request.htmx:
-        return render(request, "quizzes/_verdict.html", {"result": result, "part": part})
+        return render(request, "_verdict.html", {"result": result})
     # Without JavaScript the form posts normally: show the verdict on the question page.
     messages.info(request, f"Part {part.key}: " + (result.error or result.feedback or
                                                    ("Correct." if result.correct else "Not correct.")))

@@ -130,7 +130,8 @@
     (on ? mf : input).focus();
   }
   function setUpMath() {
-    if (window.MathfieldElement && window.MATHLIVE_FONTS) MathfieldElement.fontsDirectory = window.MATHLIVE_FONTS;
+    const fonts = document.querySelector("[data-mathlive-fonts]");
+    if (window.MathfieldElement && fonts) MathfieldElement.fontsDirectory = fonts.dataset.mathliveFonts;
     form.querySelectorAll(".attempt-part[data-kind=symbolic]").forEach((part) => {
       const mf = mathField(part), input = textInput(part);
       if (!window.MathfieldElement) { part.querySelector(".mode-toggle").hidden = true; return; }
