@@ -53,7 +53,8 @@ class MultiplierForm(ReasonMixin):
 
 
 class LearnerForm(ReasonMixin):
-    learner = forms.ModelChoiceField(queryset=User.objects.none(), to_field_name="username")
+    learner = forms.ModelChoiceField(queryset=User.objects.none(), to_field_name="username",
+                                     error_messages={"invalid_choice": "that is not a student of this cohort."})
 
     def __init__(self, *args, cohort: Cohort, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,11 +62,29 @@ class LearnerForm(ReasonMixin):
 
 
 class ExtensionForm(LearnerForm):
-    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60)
+    minutes = forms.FloatField(min_value=0.5, max_value=7 * 24 * 60, label="Extra minutes")
+    field_order = ["learner", "minutes", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="extension_%s", **kwargs)
 
 
 class ExtraAttemptsForm(LearnerForm):
     extra = forms.IntegerField(min_value=1, max_value=MAX_EXTRA_ATTEMPTS, initial=1, label="Attempts to add")
+    field_order = ["learner", "extra", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, auto_id="attempts_%s", **kwargs)
+
+
+def form_errors(form: forms.Form) -> str:
+    """A form's errors as one sentence a person reads, with the fields' labels."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = (field.label or name.replace("_", " ").capitalize()) if field else ""
+        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+    return " ".join(parts)
 
 
 class ReopenForm(ReasonMixin):

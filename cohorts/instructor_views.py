@@ -25,6 +25,7 @@ from cohorts.forms import (
     MultiplierForm,
     ReopenForm,
     UsernameForm,
+    form_errors,
 )
 from cohorts.models import AuditEntry, Cohort
 from cohorts.roles import is_instructor
@@ -229,8 +230,7 @@ def _gradebook_action(view):
 
 def _valid(form):
     if not form.is_valid():
-        raise accommodations.AccommodationRefused(
-            "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        raise accommodations.AccommodationRefused(form_errors(form))
     return form.cleaned_data
 
 

@@ -20,6 +20,7 @@ from cohorts.roles import is_instructor
 from drills.models import ReviewLog, ReviewState
 from labs.models import Submission
 from quizzes.models import Attempt, AttemptAnswer, AttemptGrant, Extension, Quiz, Response
+from quizzes.selectors import attempt_time_used
 
 
 def cohorts_taught_by(user: User) -> QuerySet[Cohort]:
@@ -45,7 +46,7 @@ def cohort_quizzes(*, cohort: Cohort) -> list[Quiz]:
     own = Quiz.objects.filter(cohort=cohort)
     taken = Quiz.objects.filter(cohort__isnull=True, attempts__practice=False,
                                 attempts__user__enrolments__cohort=cohort)
-    return list((own | taken).distinct().order_by("cohort_id", "created_at", "title"))
+    return list((own | taken).distinct().order_by(F("cohort_id").asc(nulls_last=True), "created_at", "title"))
 
 
 def cohort_quiz_get(*, cohort: Cohort, slug: str) -> Quiz:
@@ -203,8 +204,13 @@ def quiz_gradebook(*, cohort: Cohort, quiz: Quiz) -> dict:
     multipliers = dict(Enrolment.objects.filter(cohort=cohort).values_list("student_id", "time_multiplier"))
     for attempt in attempts:
         attempt.extension_min = (extensions.get(attempt.user_id) or 0) / 60
-        attempt.time_used_s = ((attempt.closed_at - attempt.started_at).total_seconds()
-                               if attempt.closed_at else None)
+        attempt.time_used = attempt_time_used(attempt=attempt)
     audit = (AuditEntry.objects.filter(cohort=cohort, quiz=quiz).select_related("actor", "learner", "attempt")[:100])
-    return {"attempts": attempts, "students": students, "extension_min": {k: v / 60 for k, v in extensions.items()},
-            "extra_attempts": grants, "multipliers": multipliers, "audit": list(audit)}
+    timed = quiz.time_limit_s and quiz.cohort_id == cohort.id  # multipliers apply to the cohort's own quizzes
+    accommodated = [{"username": s["username"], "extra_min": (extensions.get(s["id"]) or 0) / 60,
+                     "extra_attempts": grants.get(s["id"]) or 0,
+                     "multiplier": multipliers.get(s["id"], 1.0) if timed else 1.0,
+                     "limit_min": timed and quiz.time_limit_s * multipliers.get(s["id"], 1.0) / 60}
+                    for s in students
+                    if extensions.get(s["id"]) or grants.get(s["id"]) or (timed and multipliers.get(s["id"], 1.0) != 1.0)]
+    return {"attempts": attempts, "students": students, "accommodated": accommodated, "audit": list(audit)}

@@ -12,6 +12,8 @@ from django.db import transaction
 
 from cohorts.models import AuditEntry, Cohort, Enrolment, new_invite_code
 from cohorts.roles import INSTRUCTOR, STUDENT, role_grant
+from quizzes.models import Attempt
+from quizzes.selectors import deadline_for
 
 MAX_BULK_LINES = 2000
 MULTIPLIER_RANGE = (1.0, 5.0)
@@ -168,6 +170,12 @@ def enrolment_set_multiplier(*, cohort: Cohort, student: User, multiplier: float
         raise RosterError(f"{student.username} is not in this cohort.")
     old, enrolment.time_multiplier = enrolment.time_multiplier, multiplier
     enrolment.save(update_fields=["time_multiplier"])
+    # An attempt in progress gets the new limit too, as an extension moves it (counted from its start).
+    running = Attempt.objects.filter(user=student, quiz__cohort=cohort, status=Attempt.Status.OPEN, practice=False,
+                                     deadline__isnull=False).select_related("quiz")
+    for attempt in running:
+        Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.OPEN).update(
+            deadline=deadline_for(quiz=attempt.quiz, user=student, started_at=attempt.started_at))
     audit_record(actor=actor, action=AuditEntry.Action.TIME_MULTIPLIER, cohort=cohort, learner=student,
-                 reason=reason, old=old, new=multiplier)
+                 reason=reason, old=old, new=multiplier, running_attempts=len(running))
     return enrolment

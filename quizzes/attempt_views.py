@@ -165,7 +165,7 @@ def history(request: HttpRequest) -> HttpResponse:
 def quiz_create(request: HttpRequest) -> HttpResponse:
     if not is_instructor(request.user):
         raise PermissionDenied("Only instructors create quizzes.")
-    form = QuizForm(request.POST or None, user=request.user)
+    form = QuizForm(request.POST or None, user=request.user, initial={"cohort": request.GET.get("cohort")})
     if request.method == "POST" and form.is_valid():
         quiz = quiz_save(quiz=form.save(commit=False), actor=request.user)
         messages.success(request, f"Quiz “{quiz.title}” created.")

@@ -77,6 +77,9 @@ class QuizForm(forms.ModelForm):
         # An instructor's quiz belongs to one of their cohorts; a platform-wide quiz is a superuser's.
         self.fields["cohort"].queryset = Cohort.objects.all() if user.is_superuser else user.teaching_cohorts.all()
         self.fields["cohort"].required = not user.is_superuser
+        self.fields["cohort"].help_text = ("Empty: every learner (a platform-wide quiz)." if user.is_superuser
+                                           else "The cohort whose students take it.")
+        self.fields["questions"].help_text += " The slugs are on the question bank's pages (/questions/)."
         if self.instance.pk:
             self.initial.update(questions="\n".join(self.instance.question_slugs),
                                 draws=blueprint_format(self.instance.blueprint),
