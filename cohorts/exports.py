@@ -21,10 +21,21 @@ class _Echo:
         return value
 
 
+def _cell(value):
+    """Text a learner or a user name typed can start like a spreadsheet formula (=, +, -, @): such a cell
+    gets a leading apostrophe, unless it is a plain number (a negative answer stays a number)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
 def _rows_to_csv(rows) -> Iterator[str]:
     writer = csv.writer(_Echo())
     for row in rows:
-        yield writer.writerow(row)
+        yield writer.writerow([_cell(value) for value in row])
 
 
 def _percent(fraction: float | None) -> str:

@@ -12,39 +12,41 @@ from quizzes.services.accommodations import MAX_EXTRA_ATTEMPTS
 MAX_CSV_BYTES = 1024 * 1024
 
 
-class CohortForm(forms.Form):
+class ReasonMixin(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, help_text="Kept in the audit log.")
+
+
+class CohortForm(ReasonMixin):
     name = forms.CharField(max_length=200)
+    field_order = ["name", "reason"]
 
 
-class UsernameForm(forms.Form):
+class UsernameForm(ReasonMixin):
     username = forms.CharField(max_length=150, label="Username")
+    field_order = ["username", "reason"]
 
 
-class BulkEnrolForm(forms.Form):
+class BulkEnrolForm(ReasonMixin):
     usernames = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}),
                                 help_text="One username per line, or paste a CSV (its username column).")
     csv_file = forms.FileField(required=False, label="Or a CSV file",
                                help_text="UTF-8; a 'username' column, or usernames in the first column.")
+    field_order = ["usernames", "csv_file", "reason"]
 
     def clean(self):
         data = super().clean()
         upload = data.get("csv_file")
-        text = data.get("usernames") or ""
+        data["file_text"] = ""
         if upload is not None:
             if upload.size > MAX_CSV_BYTES:
                 raise forms.ValidationError(f"The CSV file is larger than {MAX_CSV_BYTES // 1024} KB.")
             try:
-                text += "\n" + upload.read().decode("utf-8-sig")
+                data["file_text"] = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError as exc:
                 raise forms.ValidationError("The CSV file is not UTF-8 text.") from exc
-        if not text.strip():
+        if not (data.get("usernames") or "").strip() and not data["file_text"].strip():
             raise forms.ValidationError("Paste some usernames or choose a CSV file.")
-        data["text"] = text.strip("\n")
         return data
-
-
-class ReasonMixin(forms.Form):
-    reason = forms.CharField(max_length=300, required=False, help_text="Kept in the audit log.")
 
 
 class MultiplierForm(ReasonMixin):
@@ -58,7 +60,8 @@ class LearnerForm(ReasonMixin):
 
     def __init__(self, *args, cohort: Cohort, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["learner"].queryset = User.objects.filter(enrolments__cohort=cohort).order_by("username")
+        self.fields["learner"].queryset = (User.objects.filter(enrolments__cohort=cohort)
+                                           .exclude(teaching_cohorts=cohort).order_by("username"))
 
 
 class ExtensionForm(LearnerForm):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -114,14 +114,16 @@ def cohort_rename(request: HttpRequest, cohort_id: int) -> HttpResponse:
     form = CohortForm(request.POST)
     if not form.is_valid():
         return _refused(request, "A cohort needs a name.", to)
-    services.cohort_rename(cohort=cohort, name=form.cleaned_data["name"], actor=request.user)
+    services.cohort_rename(cohort=cohort, name=form.cleaned_data["name"], actor=request.user,
+                           reason=form.cleaned_data["reason"])
     return _done(request, f"The cohort is now called “{cohort.name}”.", to)
 
 
 @instructor_only
 @require_POST
 def cohort_rotate_invite(request: HttpRequest, cohort_id: int) -> HttpResponse:
-    cohort = services.cohort_rotate_invite(cohort=_cohort(request, cohort_id), actor=request.user)
+    cohort = services.cohort_rotate_invite(cohort=_cohort(request, cohort_id), actor=request.user,
+                                           reason=request.POST.get("reason", ""))
     return _done(request, f"New invite code {cohort.invite_code}; the old one no longer works.",
                  reverse("cohort_roster", args=[cohort_id]))
 
@@ -135,7 +137,7 @@ def cohort_add_instructor(request: HttpRequest, cohort_id: int) -> HttpResponse:
         return _refused(request, "Give the co-instructor's username.", to)
     try:
         user = services.cohort_add_instructor(cohort=cohort, username=form.cleaned_data["username"],
-                                              actor=request.user)
+                                              actor=request.user, reason=form.cleaned_data["reason"])
     except services.RosterError as exc:
         return _refused(request, exc, to)
     return _done(request, f"{user.username} now teaches this cohort.", to)
@@ -149,7 +151,9 @@ def cohort_enrol(request: HttpRequest, cohort_id: int) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, " ".join(form.non_field_errors() or ["Nothing to enrol."]), to)
     try:
-        report = services.cohort_enrol_bulk(cohort=cohort, text=form.cleaned_data["text"], actor=request.user)
+        report = services.cohort_enrol_bulk(cohort=cohort, text=form.cleaned_data["usernames"],
+                                            file_text=form.cleaned_data["file_text"], actor=request.user,
+                                            reason=form.cleaned_data["reason"])
     except services.RosterError as exc:
         return _refused(request, exc, to)
     request.session[f"enrol-report-{cohort.id}"] = [vars(line) for line in report]
@@ -250,9 +254,16 @@ def quiz_extra_attempts(request: HttpRequest, cohort: Cohort, quiz) -> str:
     return f"{data['learner'].username} has {data['extra']} more attempt{'s' if data['extra'] != 1 else ''}."
 
 
+def _attempt_of(cohort: Cohort, quiz, attempt_id: int):
+    attempt = selectors.cohort_attempt_get(cohort=cohort, attempt_id=attempt_id)
+    if attempt.quiz_id != quiz.id:
+        raise Http404("No such attempt of this quiz.")
+    return attempt
+
+
 @_gradebook_action
 def attempt_reopen(request: HttpRequest, cohort: Cohort, quiz, attempt_id: int) -> str:
-    attempt = selectors.cohort_attempt_get(cohort=cohort, attempt_id=attempt_id)
+    attempt = _attempt_of(cohort, quiz, attempt_id)
     data = _valid(ReopenForm(request.POST))
     accommodations.attempt_reopen(attempt=attempt, minutes=data["minutes"], actor=request.user,
                                   reason=data["reason"], cohort=cohort)
@@ -261,7 +272,7 @@ def attempt_reopen(request: HttpRequest, cohort: Cohort, quiz, attempt_id: int) 
 
 @_gradebook_action
 def attempt_close(request: HttpRequest, cohort: Cohort, quiz, attempt_id: int) -> str:
-    attempt = selectors.cohort_attempt_get(cohort=cohort, attempt_id=attempt_id)
+    attempt = _attempt_of(cohort, quiz, attempt_id)
     data = _valid(CloseForm(request.POST))
     accommodations.attempt_close_now(attempt=attempt, actor=request.user, reason=data["reason"], cohort=cohort)
     return f"Attempt {attempt.number} of {attempt.user.username} is closed and graded."
@@ -269,10 +280,13 @@ def attempt_close(request: HttpRequest, cohort: Cohort, quiz, attempt_id: int) -
 
 @instructor_only
 def attempt_view(request: HttpRequest, cohort_id: int, attempt_id: int) -> HttpResponse:
-    """Read-only: the attempt as its learner saw it, with the keys, whatever the quiz's feedback rule."""
+    """Read-only: the attempt as its learner saw it, with the keys, whatever the quiz's feedback rule.
+    Scoped first (another instructor gets 404 whatever the method), then GET and HEAD only."""
     cohort = _cohort(request, cohort_id)
     attempt = selectors.cohort_attempt_get(cohort=cohort, attempt_id=attempt_id)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     return render(request, "cohorts/attempt.html", {
         "cohort": cohort, "attempt": attempt, "time_used": attempt_time_used(attempt=attempt),
         "items": attempt_items(attempt=attempt, with_keys=True),
-        "audit": AuditEntry.objects.filter(attempt=attempt).select_related("actor")})
+        "audit": AuditEntry.objects.filter(attempt=attempt, cohort=cohort).select_related("actor")})

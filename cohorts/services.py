@@ -59,32 +59,35 @@ def cohort_join(*, user: User, invite_code: str) -> Cohort:
     cohort = Cohort.objects.filter(invite_code=code).first()
     if cohort is None:
         raise InviteCodeInvalid(f"No cohort has the invite code {code!r}. Check it with your instructor.")
+    if cohort.instructors.filter(pk=user.pk).exists():
+        raise InviteCodeInvalid(f"You teach {cohort.name}: an instructor does not join as a student.")
     Enrolment.objects.get_or_create(cohort=cohort, student=user)
     return cohort
 
 
 @transaction.atomic
-def cohort_rename(*, cohort: Cohort, name: str, actor: User) -> Cohort:
+def cohort_rename(*, cohort: Cohort, name: str, actor: User, reason: str = "") -> Cohort:
     name = name.strip()[:200]
     if not name:
         raise RosterError("A cohort needs a name.")
     old, cohort.name = cohort.name, name
     cohort.save(update_fields=["name"])
-    audit_record(actor=actor, action=AuditEntry.Action.COHORT_RENAMED, cohort=cohort, old=old, new=name)
+    audit_record(actor=actor, action=AuditEntry.Action.COHORT_RENAMED, cohort=cohort, reason=reason, old=old, new=name)
     return cohort
 
 
 @transaction.atomic
-def cohort_rotate_invite(*, cohort: Cohort, actor: User) -> Cohort:
+def cohort_rotate_invite(*, cohort: Cohort, actor: User, reason: str = "") -> Cohort:
     """A new invite code; the old one stops working at once (students already enrolled stay)."""
     cohort.invite_code = new_invite_code()
     cohort.save(update_fields=["invite_code"])
-    audit_record(actor=actor, action=AuditEntry.Action.INVITE_ROTATED, cohort=cohort)
+    audit_record(actor=actor, action=AuditEntry.Action.INVITE_ROTATED, cohort=cohort, reason=reason)
     return cohort
 
 
 @transaction.atomic
-def cohort_add_instructor(*, cohort: Cohort, username: str, actor: User) -> User:
+def cohort_add_instructor(*, cohort: Cohort, username: str, actor: User, reason: str = "") -> User:
+    """An instructor of the cohort is not also its student: an enrolment they had ends (their work stays)."""
     user = User.objects.filter(username=username.strip()).first()
     if user is None:
         raise RosterError(f"No user is called {username.strip()!r}.")
@@ -92,8 +95,9 @@ def cohort_add_instructor(*, cohort: Cohort, username: str, actor: User) -> User
         raise RosterError(f"{user.username} already teaches this cohort.")
     role_grant(user=user, role=INSTRUCTOR)
     cohort.instructors.add(user)
-    audit_record(actor=actor, action=AuditEntry.Action.INSTRUCTOR_ADDED, cohort=cohort, learner=user,
-                 username=user.username)
+    was_student, _ = Enrolment.objects.filter(cohort=cohort, student=user).delete()
+    audit_record(actor=actor, action=AuditEntry.Action.INSTRUCTOR_ADDED, cohort=cohort, learner=user, reason=reason,
+                 username=user.username, **({"enrolment_ended": True} if was_student else {}))
     return user
 
 
@@ -109,7 +113,7 @@ def cohort_remove_student(*, cohort: Cohort, student: User, actor: User, reason:
 
 @dataclass(frozen=True)
 class EnrolLine:
-    line: int
+    line: str  # "3" for the pasted list's third line, "file line 3" for the uploaded CSV's
     username: str
     outcome: str  # enrolled | already enrolled | no such user | an instructor of this cohort
     ok: bool
@@ -128,15 +132,18 @@ def usernames_parse(text: str) -> list[tuple[int, str]]:
         name = row[column].strip() if len(row) > column else ""
         if name:
             found.append((number, name))
-    if len(found) > MAX_BULK_LINES:
-        raise RosterError(f"At most {MAX_BULK_LINES} usernames at a time.")
     return found
 
 
 @transaction.atomic
-def cohort_enrol_bulk(*, cohort: Cohort, text: str, actor: User) -> list[EnrolLine]:
-    """Enrol every listed username that exists, one report line per name; nobody is created."""
-    wanted = usernames_parse(text)
+def cohort_enrol_bulk(*, cohort: Cohort, text: str = "", file_text: str = "", actor: User,
+                      reason: str = "") -> list[EnrolLine]:
+    """Enrol every listed username that exists, one report line per name; nobody is created. A pasted
+    list and an uploaded CSV are each read by their own rule (``usernames_parse``)."""
+    wanted = ([(str(n), name) for n, name in usernames_parse(text)]
+              + [(f"file line {n}", name) for n, name in usernames_parse(file_text)])
+    if len(wanted) > MAX_BULK_LINES:
+        raise RosterError(f"At most {MAX_BULK_LINES} usernames at a time.")
     users = {u.username: u for u in User.objects.filter(username__in=[n for _, n in wanted])}
     enrolled = set(Enrolment.objects.filter(cohort=cohort).values_list("student__username", flat=True))
     teaching = set(cohort.instructors.values_list("username", flat=True))
@@ -154,7 +161,7 @@ def cohort_enrol_bulk(*, cohort: Cohort, text: str, actor: User) -> list[EnrolLi
             report.append(EnrolLine(line, name, "enrolled", True))
     Enrolment.objects.bulk_create(new, ignore_conflicts=True)
     if new:
-        audit_record(actor=actor, action=AuditEntry.Action.STUDENTS_ENROLLED, cohort=cohort,
+        audit_record(actor=actor, action=AuditEntry.Action.STUDENTS_ENROLLED, cohort=cohort, reason=reason,
                      usernames=[e.student.username for e in new])
     return report
 
@@ -170,12 +177,14 @@ def enrolment_set_multiplier(*, cohort: Cohort, student: User, multiplier: float
         raise RosterError(f"{student.username} is not in this cohort.")
     old, enrolment.time_multiplier = enrolment.time_multiplier, multiplier
     enrolment.save(update_fields=["time_multiplier"])
-    # An attempt in progress gets the new limit too, as an extension moves it (counted from its start).
+    # An attempt in progress gets the longer limit of a higher multiplier (counted from its start); a lower
+    # one applies from the next attempt: a deadline in progress never moves earlier, so no answer saved in
+    # time stops counting and a reopened attempt keeps its time.
     running = Attempt.objects.filter(user=student, quiz__cohort=cohort, status=Attempt.Status.OPEN, practice=False,
                                      deadline__isnull=False).select_related("quiz")
     for attempt in running:
-        Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.OPEN).update(
-            deadline=deadline_for(quiz=attempt.quiz, user=student, started_at=attempt.started_at))
+        later = deadline_for(quiz=attempt.quiz, user=student, started_at=attempt.started_at)
+        Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.OPEN, deadline__lt=later).update(deadline=later)
     audit_record(actor=actor, action=AuditEntry.Action.TIME_MULTIPLIER, cohort=cohort, learner=student,
                  reason=reason, old=old, new=multiplier, running_attempts=len(running))
     return enrolment
