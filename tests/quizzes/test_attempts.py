@@ -17,6 +17,8 @@ from drills.services import card_guid
 from quizzes.catalogue import catalogue_sync, tag_quiz_get
 from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.selectors import attempt_params
+from quizzes.services.accommodations import extension_grant
 from quizzes.services.attempts import (
     AttemptClosed,
     QuizUnavailable,
@@ -24,11 +26,9 @@ from quizzes.services.attempts import (
     answer_check,
     answer_save,
     attempt_grade,
-    attempt_params,
     attempt_start,
     attempt_submit,
     attempts_close_overdue,
-    extension_grant,
 )
 from tests.conftest import stop, wait_for, worker_start
 from tests.factories import instructor_make, question_make, user_make
@@ -74,13 +74,13 @@ def test_a_write_after_the_deadline_is_refused_and_the_attempt_is_closed_at_the_
 
 @pytest.mark.django_db
 def test_an_answer_saved_one_second_before_the_deadline_counts():
-    """Saved at deadline-1s, then swept at deadline+1s: closed by the deadline at the deadline, and it counts."""
+    """Saved at deadline-1s, then swept at deadline+1s: closed by the sweep at the deadline, and it counts."""
     attempt = attempt_start(user=user_make("ana"), quiz=quiz_make(time_limit_s=600), now=T0)
     deadline = attempt.deadline
     answer_save(attempt=attempt, part_id=part_id(attempt, "a"), answer=RIGHT_A, now=deadline - S)
     assert attempts_close_overdue(now=deadline + S) == 1
     attempt = fresh(attempt)
-    assert (attempt.status, attempt.closed_by, attempt.closed_at) == ("graded", "deadline", deadline)
+    assert (attempt.status, attempt.closed_by, attempt.closed_at) == ("graded", "sweep", deadline)
     row = attempt.answers.get(part__key="a")
     assert (row.answer, row.graded, row.correct, row.score) == (RIGHT_A, True, True, 1.0)
     assert not attempt.answers.get(part__key="b").correct
@@ -108,7 +108,8 @@ def test_a_submit_after_the_deadline_is_recorded_as_closed_by_the_deadline():
 @pytest.mark.slow
 @pytest.mark.redis
 def test_a_real_worker_with_beat_submits_an_abandoned_attempt_at_its_deadline(stack_env, tmp_path):
-    """With a real Celery worker and beat, an attempt nobody touches again is graded, closed by the deadline."""
+    """With a real Celery worker and beat, an attempt nobody touches again is closed by the sweep at its deadline
+    and graded."""
     worker = worker_start({**stack_env, "QUIZ_SWEEP_EVERY_S": "1"}, tmp_path / "worker.log", beat=True)
     try:
         attempt = attempt_start(user=user_make("ana"), quiz=quiz_make(time_limit_s=2))
@@ -117,7 +118,7 @@ def test_a_real_worker_with_beat_submits_an_abandoned_attempt_at_its_deadline(st
                           what="the sweep to grade the attempt", proc=worker)
     finally:
         stop(worker)
-    assert (graded.closed_by, graded.closed_at) == ("deadline", attempt.deadline)
+    assert (graded.closed_by, graded.closed_at) == ("sweep", attempt.deadline)
     assert graded.graded_at > attempt.deadline
     assert graded.answers.get(part__key="a").correct and (graded.score, graded.max_score) == (1.0, 2.0)
 

@@ -40,7 +40,9 @@ def test_login_logout_and_pages_need_login(client):
     assert client.get(reverse("labs:list")).status_code == 302
 
 
-def test_students_cannot_open_the_dashboard_and_instructors_see_only_their_cohorts(client):
+def test_students_cannot_open_the_cohort_pages_and_instructors_see_only_their_cohorts(client):
+    """The instructor's pages (/cohorts/, which replaced the dashboard, and a cohort's page): 403 for a student;
+    an instructor lists and opens only the cohorts they teach."""
     teacher, other = instructor_make("t1"), instructor_make("t2")
     mine, theirs = cohort_create(name="Mine", instructor=teacher), cohort_create(name="Theirs", instructor=other)
     student_a, student_b = user_make("in-mine"), user_make("in-theirs")
@@ -49,10 +51,15 @@ def test_students_cannot_open_the_dashboard_and_instructors_see_only_their_cohor
     assert is_instructor(teacher) and not is_instructor(student_a)
 
     client.force_login(student_a)
-    assert client.get(reverse("dashboard")).status_code == 403
+    assert client.get(reverse("cohort_list")).status_code == 403
+    assert client.get(reverse("cohort", args=[mine.id])).status_code == 403
     client.force_login(teacher)
-    page = client.get(reverse("dashboard")).content.decode()
-    assert "in-mine" in page and "in-theirs" not in page and mine.invite_code in page
+    listing = client.get(reverse("cohort_list")).content.decode()
+    assert "Mine" in listing and mine.invite_code in listing
+    assert "Theirs" not in listing and theirs.invite_code not in listing
+    page = client.get(reverse("cohort", args=[mine.id])).content.decode()
+    assert "in-mine" in page and "in-theirs" not in page
+    assert client.get(reverse("cohort", args=[theirs.id])).status_code == 404
 
 
 def test_join_with_code_from_the_home_page(client):

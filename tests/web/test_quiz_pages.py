@@ -1,6 +1,7 @@
 """The quiz and attempt pages through the web client: an attempt is its owner's alone, cohort quizzes are seen
 only in their cohort, the autosave's JSON contract, submitting, the deadline check on the next request, what
-the review shows, and the instructor pages (new quiz, extensions)."""
+the review shows, and the new quiz page (an instructor's quiz belongs to a cohort they teach). Extensions and the
+cohort pages are tested in tests/cohorts/."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.utils import timezone
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
 from quizzes.content import CARD_GROUP
-from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
+from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
 from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
-from tests.factories import PASSWORD, instructor_make, question_make, user_make
+from tests.factories import instructor_make, question_make, user_make
 
 pytestmark = pytest.mark.django_db
 
@@ -340,6 +341,14 @@ def quiz_form(**fields) -> dict:
             **fields}
 
 
+@pytest.fixture
+def teaching(client):
+    """An instructor who teaches a cohort, logged in: their quizzes belong to it."""
+    teacher = instructor_make()
+    client.force_login(teacher)
+    return cohort_create(name="Spring", instructor=teacher)
+
+
 def test_students_cannot_open_the_new_quiz_page(client):
     """quizzes:create is 403 for a student, on GET and on POST (and nothing is created)."""
     question_make()
@@ -349,83 +358,53 @@ def test_students_cannot_open_the_new_quiz_page(client):
     assert not Quiz.objects.exists()
 
 
-def test_an_instructor_creates_a_quiz_from_a_list_of_slugs(client):
-    """A valid form (slugs one per line, 7.5 min) creates the quiz with question_slugs and time_limit_s."""
+def test_an_instructor_creates_a_quiz_from_a_list_of_slugs(client, teaching):
+    """A valid form (slugs one per line, 7.5 min, the cohort) creates the quiz with question_slugs and time_limit_s."""
     question_make(), question_make("second")
-    client.force_login(instructor_make())
     response = client.post(reverse("quizzes:create"),
-                           quiz_form(questions="kv-cache-7b\n  second \n\n", time_limit_min="7.5"))
+                           quiz_form(questions="kv-cache-7b\n  second \n\n", time_limit_min="7.5", cohort=teaching.id))
     quiz = Quiz.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("quizzes:quiz", args=[quiz.slug])
-    assert (quiz.title, quiz.question_slugs, quiz.time_limit_s, quiz.blueprint) == (
-        "Week 1", ["kv-cache-7b", "second"], 450, [])
+    assert (quiz.title, quiz.question_slugs, quiz.time_limit_s, quiz.blueprint, quiz.cohort) == (
+        "Week 1", ["kv-cache-7b", "second"], 450, [], teaching)
 
 
-def test_an_unknown_slug_is_a_form_error_naming_it(client):
-    """An unknown slug: the form comes back naming it, and no quiz is created."""
+def test_an_instructor_without_a_cohort_cannot_create_a_platform_wide_quiz(client):
+    """No cohort to pick: the cohort field is required for an instructor, so nothing is created."""
     question_make()
     client.force_login(instructor_make())
-    response = client.post(reverse("quizzes:create"), quiz_form(questions="kv-cache-7b\nno-such-question"))
+    response = client.post(reverse("quizzes:create"), quiz_form(questions="kv-cache-7b", cohort=""))
+    assert response.status_code == 200
+    assert "cohort" in response.context["form"].errors
+    assert not Quiz.objects.exists()
+
+
+def test_an_unknown_slug_is_a_form_error_naming_it(client, teaching):
+    """An unknown slug: the form comes back naming it, and no quiz is created."""
+    question_make()
+    response = client.post(reverse("quizzes:create"),
+                           quiz_form(questions="kv-cache-7b\nno-such-question", cohort=teaching.id))
     assert response.status_code == 200
     assert "No question with the slug no-such-question" in response.content.decode()
     assert not Quiz.objects.exists()
 
 
-def test_a_bad_blueprint_line_is_a_form_error_naming_the_line(client):
+def test_a_bad_blueprint_line_is_a_form_error_naming_the_line(client, teaching):
     """A blueprint line with an unknown key: the form error names line 2 and the word, nothing is created."""
     question_make()
-    client.force_login(instructor_make())
-    response = client.post(reverse("quizzes:create"), quiz_form(draws="1 tier=L1\n2 colour=red"))
+    response = client.post(reverse("quizzes:create"), quiz_form(draws="1 tier=L1\n2 colour=red", cohort=teaching.id))
     page = response.content.decode()
     assert response.status_code == 200
     assert "Line 2" in page and "colour=red" in page
     assert not Quiz.objects.exists()
 
 
-def test_a_valid_blueprint_creates_a_quiz_of_draws(client):
+def test_a_valid_blueprint_creates_a_quiz_of_draws(client, teaching):
     """A blueprint line that enough questions match is stored as a draw."""
     question_make()
-    client.force_login(instructor_make())
-    client.post(reverse("quizzes:create"), quiz_form(draws="1 tier=L1 tags=kv-cache,gptq"))
+    client.post(reverse("quizzes:create"), quiz_form(draws="1 tier=L1 tags=kv-cache,gptq", cohort=teaching.id))
     quiz = Quiz.objects.get()
     assert (quiz.question_slugs, quiz.blueprint) == ([], [{"count": 1, "tier": "L1", "tags": ["kv-cache", "gptq"]}])
-
-
-# ----------------------------------------------------------------------------- instructors: extensions
-
-
-def test_students_cannot_open_the_extensions_page(client):
-    """quizzes:extensions is 403 for a student, and a POST grants nothing."""
-    quiz = quiz_make()
-    student = user_make("ana")
-    client.force_login(student)
-    assert client.get(reverse("quizzes:extensions", args=[quiz.slug])).status_code == 403
-    response = client.post(reverse("quizzes:extensions", args=[quiz.slug]), {"username": "ana", "minutes": "60"})
-    assert response.status_code == 403
-    assert not Extension.objects.exists()
-
-
-def test_an_extension_moves_the_open_attempt_deadline_and_is_listed(client):
-    """Granting 5 minutes moves the learner's open attempt's deadline by 300 s and lists the extension."""
-    quiz = quiz_make(time_limit_s=600)
-    attempt = attempt_start(user=user_make("ana"), quiz=quiz)
-    assert client.login(username=instructor_make().username, password=PASSWORD)
-    url = reverse("quizzes:extensions", args=[quiz.slug])
-    response = client.post(url, {"username": "ana", "minutes": "5", "reason": "slow connection"})
-    assert response.status_code == 302
-    assert fresh(attempt).deadline - attempt.deadline == timedelta(seconds=300)
-    page = client.get(url).content.decode()
-    assert "<td>ana</td><td>5 min</td><td>slow connection</td>" in page
-
-
-def test_an_extension_for_an_unknown_username_is_a_form_error(client):
-    """An unknown username: the form names it and no extension is made."""
-    quiz = quiz_make()
-    client.force_login(instructor_make())
-    response = client.post(reverse("quizzes:extensions", args=[quiz.slug]), {"username": "ghost", "minutes": "5"})
-    assert response.status_code == 200
-    assert "No learner called ghost" in response.content.decode()
-    assert not Extension.objects.exists()
 
 
 # ----------------------------------------------------------------------------- history and drills
@@ -453,11 +432,11 @@ def test_a_drill_quiz_for_an_unknown_tag_is_404(client):
     assert not Quiz.objects.exists()
 
 
-def test_an_instructor_quiz_titled_like_a_drill_quiz_is_listed(client):
+def test_an_instructor_quiz_titled_like_a_drill_quiz_is_listed(client, teaching):
     """A quiz an instructor creates is listed on the quiz page whatever its title."""
     question_make()
-    client.force_login(instructor_make())
-    client.post(reverse("quizzes:create"), quiz_form(title="Drills tag kv-cache", questions="kv-cache-7b"),
+    client.post(reverse("quizzes:create"),
+                quiz_form(title="Drills tag kv-cache", questions="kv-cache-7b", cohort=teaching.id),
                 follow=True)  # the "created" message is shown on the quiz page, not on the list below
     quiz = Quiz.objects.get(title="Drills tag kv-cache")
     assert reverse("quizzes:quiz", args=[quiz.slug]) in client.get(reverse("quizzes:quizzes")).content.decode()
@@ -474,13 +453,18 @@ def test_the_drill_tag_url_of_a_known_tag_redirects_to_its_drill_quiz(client):
     assert Quiz.objects.get(slug="drills-tag-kv-cache").builtin
 
 
-def test_the_cohort_dashboard_shows_each_students_latest_quiz(client):
-    """The instructor's dashboard lists a student's latest graded attempt with its score."""
+def test_the_cohort_page_shows_each_students_score_on_the_quizzes_they_took(client):
+    """The instructor's cohort page (which replaced the dashboard) has a column for the platform-wide quiz the
+    student took, with their score."""
     teacher, student = instructor_make(), user_make("ana")
-    Enrolment.objects.create(cohort=cohort_create(name="Evening", instructor=teacher), student=student)
-    attempt = attempt_start(user=student, quiz=quiz_make())
+    cohort = cohort_create(name="Evening", instructor=teacher)
+    Enrolment.objects.create(cohort=cohort, student=student)
+    quiz = quiz_make()
+    attempt = attempt_start(user=student, quiz=quiz)
     answer_save(attempt=attempt, part_id=part_id(attempt, "a"), answer=RIGHT_A)
     attempt_submit(attempt=attempt)
     client.force_login(teacher)
-    row = client.get(reverse("dashboard")).content.decode().split("<td>ana</td>")[1].split("</tr>")[0]
-    assert "Quiz kv: 50%" in row
+    page = client.get(reverse("cohort", args=[cohort.id])).content.decode()
+    assert reverse("quiz_gradebook", args=[cohort.id, quiz.slug]) in page
+    row = page.split('<tr data-student="ana"')[1].split("</tr>")[0]
+    assert "<td>50%</td>" in row
