@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/bench_kernels.py
 	$(PY) bench/bench_kernels_more.py
 	$(PY) bench/bench_pipeline.py
+	$(PY) bench/bench_instructors.py
 
 sandbox-image:
 	bash sandbox/images/build_cpu.sh

@@ -16,15 +16,20 @@ RESPONSE_COLUMNS = ["student", "quiz", "attempt", "attempt_number", "practice", 
                     "answer", "score", "misconception", "submitted_at"]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ROWS_PER_CHUNK = 500  # rows per piece of the streamed response: one write per row would cost more than the CSV
+
+
+class _Lines(list):
+    """A csv.writer target that keeps what it is given, for one chunk of rows."""
+
+    write = list.append
 
 
 def _cell(value):
     """Text a learner or a user name typed can start like a spreadsheet formula (=, +, -, @): such a cell
     gets a leading apostrophe, unless it is a plain number (a negative answer stays a number)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in FORMULA_START:
         try:
             float(value)
         except ValueError:
@@ -32,10 +37,24 @@ def _cell(value):
     return value
 
 
-def _rows_to_csv(rows) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+def _rows_to_csv(rows, text_columns: tuple[int, ...] | None = None) -> Iterator[str]:
+    """The rows as CSV text in chunks. Only ``text_columns`` (every column when None) can hold typed text that
+    needs :func:`_cell`; the others are numbers and times we format."""
+    lines = _Lines()
+    writer = csv.writer(lines)
     for row in rows:
-        yield writer.writerow([_cell(value) for value in row])
+        if text_columns is None:
+            row = [_cell(value) for value in row]
+        else:
+            for i in text_columns:
+                if row[i][:1] in FORMULA_START:
+                    row[i] = _cell(row[i])
+        writer.writerow(row)
+        if len(lines) >= ROWS_PER_CHUNK:
+            yield "".join(lines)
+            lines.clear()
+    if lines:
+        yield "".join(lines)
 
 
 def _percent(fraction: float | None) -> str:
@@ -54,21 +73,25 @@ def cohort_wide_csv(*, cohort: Cohort) -> Iterator[str]:
 
 def cohort_responses_csv(*, cohort: Cohort) -> Iterator[str]:
     """One row per part of every graded attempt of the cohort's students (its quizzes and platform-wide
-    ones), answered or not: grading keeps a row for every part of the attempt."""
-    answers = (AttemptAnswer.objects
-               .filter(attempt__status=Attempt.Status.GRADED, attempt__user__enrolments__cohort=cohort)
-               .filter(Q(attempt__quiz__cohort=cohort) | Q(attempt__quiz__cohort__isnull=True))
+    ones), answered or not: grading keeps a row for every part of the attempt. Two queries: the attempts
+    (student, quiz, number, time: the same for all their rows) and their answers in the export's order."""
+    graded = (Attempt.objects.filter(status=Attempt.Status.GRADED, user__enrolments__cohort=cohort)
+              .filter(Q(quiz__cohort=cohort) | Q(quiz__cohort__isnull=True)))
+    attempts = {a_id: (student, quiz, str(a_id), str(number), "true" if practice else "false",
+                       closed.strftime("%Y-%m-%dT%H:%M:%SZ") if closed else "")
+                for a_id, student, quiz, number, practice, closed in graded.values_list(
+                    "id", "user__username", "quiz__slug", "number", "practice", "closed_at")}
+    answers = (AttemptAnswer.objects.filter(attempt__in=graded)
                .order_by("attempt__user__username", "attempt__quiz__slug", "attempt__number", "part__question__slug",
                          "part__order")
-               .values_list("attempt__user__username", "attempt__quiz__slug", "attempt_id", "attempt__number",
-                            "attempt__practice", "part__question__slug", "part__key", "part__points", "answer", "score",
-                            "misconception", "attempt__closed_at"))
+               .values_list("attempt_id", "part__question__slug", "part__key", "part__points", "answer", "score",
+                            "misconception"))
 
     def rows():
         yield RESPONSE_COLUMNS
-        for (student, quiz, attempt, number, practice, question, part, points, answer, score, misconception,
-             submitted) in answers.iterator(chunk_size=2000):
-            yield [student, quiz, attempt, number, "true" if practice else "false", question, part, f"{points:g}",
-                   answer, f"{score:.6g}", misconception, submitted.strftime("%Y-%m-%dT%H:%M:%SZ") if submitted else ""]
+        for attempt_id, question, part, points, answer, score, misconception in answers.iterator(chunk_size=2000):
+            student, quiz, attempt, number, practice, submitted = attempts[attempt_id]
+            yield [student, quiz, attempt, number, practice, question, part, f"{points:g}", answer, f"{score:.6g}",
+                   misconception, submitted]
 
-    return _rows_to_csv(rows())
+    return _rows_to_csv(rows(), text_columns=(0, 1, 5, 6, 8, 10))

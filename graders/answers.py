@@ -137,7 +137,7 @@ def _constants(params: dict) -> dict[str, str]:
     return out
 
 
-def _number(text_or_number, params: dict) -> float:
+def key_number(text_or_number, params: dict) -> float:
     """A key value: a number, or a constant expression in our grammar using the parameters."""
     if isinstance(text_or_number, bool):
         raise ValueError("a number is needed")
@@ -222,10 +222,10 @@ def _check_symbolic(text: str, spec: dict, params: dict) -> AnswerResult:
 
 def _check_numeric(text: str, spec: dict, params: dict) -> AnswerResult:
     unit = numeric.canonical_unit(spec.get("unit"))
-    expected = _number(spec["formula"] if "formula" in spec else spec["answer"], params)
+    expected = key_number(spec["formula"] if "formula" in spec else spec["answer"], params)
     mis = []
     for m in spec.get("misconceptions") or []:
-        value = _number(m["formula"] if "formula" in m else m["value"], params)
+        value = key_number(m["formula"] if "formula" in m else m["value"], params)
         mis.append((str(m.get("id", "misconception")), value, str(m.get("feedback", "")), float(m.get("score", 0))))
     return numeric.grade(text, expected, unit=unit, rtol=float(spec.get("rtol", 0.01)),
                          atol=float(spec.get("atol", 0)), misconceptions=mis)
@@ -297,7 +297,7 @@ def expected_answer(spec: dict, *, params: dict | None = None) -> str | None:
         if kind == "symbolic":
             return to_latex(_part(spec, params).key.tree, normalize_symbols(spec.get("symbols"))[1])
         if kind == "numeric":
-            value = _number(spec["formula"] if "formula" in spec else spec["answer"], params)
+            value = key_number(spec["formula"] if "formula" in spec else spec["answer"], params)
             unit = numeric.canonical_unit(spec.get("unit"))
             return numeric.quantity_latex(parse(numeric._fmt(value), Env()), unit)
         if kind == "ordering":
@@ -421,7 +421,7 @@ def _validate_numeric(spec: dict, param_sets: list[dict]) -> list[str]:
     rtol, atol = float(spec.get("rtol", 0.01)), float(spec.get("atol", 0))
     for params in param_sets:
         try:
-            expected = _number(spec.get("formula", spec.get("answer")), params)
+            expected = key_number(spec.get("formula", spec.get("answer")), params)
         except (ParseError, Undefined) as exc:
             return [f"the key does not evaluate with params {params}: {exc}"]
         if not math.isfinite(expected):
@@ -430,7 +430,7 @@ def _validate_numeric(spec: dict, param_sets: list[dict]) -> list[str]:
             if "value" not in m and "formula" not in m:
                 return [f"misconception {m.get('id')!r} needs `value` or `formula`"]
             try:
-                value = _number(m.get("formula", m.get("value")), params)
+                value = key_number(m.get("formula", m.get("value")), params)
             except (ParseError, Undefined) as exc:
                 return [f"misconception {m.get('id')!r} does not evaluate with params {params}: {exc}"]
             if abs(value - expected) <= atol + rtol * abs(expected):

@@ -56,10 +56,12 @@ def _draws(quiz: Quiz, rng: random.Random) -> list[Question]:
     return picked
 
 
-def _layout(questions: list[Question], *, shuffle_options: bool, rng: random.Random) -> list[dict]:
+def attempt_layout(questions: list[Question], *, shuffle_options: bool, rng: random.Random) -> list[dict]:
+    """What an attempt shows, in order: each question's asked (non-free) parts and its options' display order.
+    Reads ``question.parts.all()``, so questions with their parts prefetched cost no query (cohorts/demo.py)."""
     layout = []
     for q in questions:
-        parts = list(q.parts.exclude(kind="free"))
+        parts = [p for p in q.parts.all() if p.kind != "free"]
         options = {}
         for part in parts:
             ids = [str(o["id"]) for o in part.spec.get("options") or []]
@@ -97,7 +99,7 @@ def attempt_start(*, user: User, quiz: Quiz, practice: bool = False, now: dt.dat
         attempt_submit(attempt=open_attempt, now=now)  # starting the timed attempt ends the practice run
     seed = secrets.randbelow(2**62)
     rng = random.Random(seed)
-    layout = _layout(_draws(quiz, rng), shuffle_options=quiz.shuffle_options, rng=rng)
+    layout = attempt_layout(_draws(quiz, rng), shuffle_options=quiz.shuffle_options, rng=rng)
     if not layout:
         raise QuizUnavailable("This quiz has no questions yet.")
     deadline = None if practice else deadline_for(quiz=quiz, user=user, started_at=now)
@@ -160,7 +162,7 @@ def answer_check(*, attempt: Attempt, part_id: int, answer: str,
     row, preview = answer_save(attempt=attempt, part_id=part_id, answer=answer, now=now)
     if preview.error:
         return row, preview
-    result = _grade_one(attempt, row.part, row.answer)
+    result = answer_grade(part=row.part, answer=row.answer, params=attempt_params(attempt=attempt, part=row.part))
     _store_grade(row, result)
     AttemptAnswer.objects.filter(pk=row.pk).update(tries=F("tries") + 1)
     row.refresh_from_db(fields=["tries"])
@@ -194,10 +196,11 @@ def attempt_expire_if_due(*, attempt: Attempt, now: dt.datetime | None = None) -
     return attempt_grade(attempt_id=attempt.id)  # grades it if closed; the fresh row either way
 
 
-def _grade_one(attempt: Attempt, part: Part, answer: str) -> AnswerResult:
+def answer_grade(*, part: Part, answer: str, params: dict) -> AnswerResult:
+    """One answer of an attempt graded with the attempt's numbers; an empty or ungradeable one scores 0."""
     if not answer.strip():
         return AnswerResult(False, 0.0, "No answer.", None, None)
-    result = check_answer(answer, part.spec, params=attempt_params(attempt=attempt, part=part))
+    result = check_answer(answer, part.spec, params=params)
     if result.error:
         return AnswerResult(False, 0.0, f"Not graded: {result.error}", None, None)
     return result
@@ -227,7 +230,8 @@ def attempt_grade(*, attempt_id: int) -> Attempt:
             row = AttemptAnswer.objects.get_or_create(attempt=attempt, part=part,
                                                       defaults={"answer": "", "saved_at": attempt.closed_at})[0]
         if row.saved_at <= attempt.closed_at:
-            result = _grade_one(attempt, part, row.answer)
+            result = answer_grade(part=part, answer=row.answer,
+                                  params=attempt_params(attempt=attempt, part=part))
         else:
             result = AnswerResult(False, 0.0, "Saved after the attempt closed: not counted.", None, None)
         _store_grade(row, result)

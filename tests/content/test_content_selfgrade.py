@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.answers import _number, check_answer, sample_params
+from graders.answers import check_answer, key_number, sample_params
 from quizzes.content import read_content
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +37,10 @@ def cases(spec: dict, params: dict):
         for m in spec.get("misconceptions") or []:
             yield m["id"], _substitute(m["expr"], params), False, m["id"], m["feedback"]
     elif kind == "numeric":
-        key = _number(spec["formula"] if "formula" in spec else spec["answer"], params)
+        key = key_number(spec["formula"] if "formula" in spec else spec["answer"], params)
         yield "key", _number_text(key), True, None, None
         for m in spec.get("misconceptions") or []:
-            value = _number(m["formula"] if "formula" in m else m["value"], params)
+            value = key_number(m["formula"] if "formula" in m else m["value"], params)
             yield m["id"], _number_text(value), False, m["id"], m["feedback"]
     elif kind in ("single_choice", "multiple_choice"):
         right = [o["id"] for o in spec["options"] if o.get("correct")]

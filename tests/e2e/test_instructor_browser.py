@@ -172,9 +172,10 @@ def test_instructor_workspace_from_a_new_cohort_to_the_csv_exports(web_server, m
         page.click("nav.subnav a:has-text('Roster')")
         page.wait_for_url(web_server + f"/cohorts/{cohort.id}/roster/")
         roster_row = page.locator("#roster tr[data-student=sam]")
-        roster_row.locator("input[name=multiplier]").fill("1.5")
-        roster_row.locator("input[name=reason]").fill("documented accommodation")
-        roster_row.locator("button:has-text('Set')").click()
+        multiplier_form = roster_row.locator("form:has(input[name=multiplier])")
+        multiplier_form.locator("input[name=multiplier]").fill("1.5")
+        multiplier_form.locator("input[name=reason]").fill("documented accommodation")
+        multiplier_form.locator("button:has-text('Set')").click()
         page.wait_for_selector("main p.message")
         assert "× 1.5" in message(page)
         assert page.input_value("#roster tr[data-student=sam] input[name=multiplier]") == "1.5"
