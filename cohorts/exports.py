@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
+from django.db import connection
 from django.db.models import Q
+from django.db.models.functions import Collate
 
 from cohorts.models import Cohort
 from cohorts.selectors import cohort_quizzes, cohort_students
@@ -71,6 +73,12 @@ def cohort_wide_csv(*, cohort: Cohort) -> Iterator[str]:
                                      "true" if s.risks else "false"] for s in students])
 
 
+def _bytewise(field: str) -> Collate:
+    """Text ordered by its bytes, the same on both engines: SQLite's default, and on PostgreSQL several times
+    cheaper to sort than a language's collation (the long CSV sorts every answer of the cohort)."""
+    return Collate(field, "C" if connection.vendor == "postgresql" else "BINARY")
+
+
 def cohort_responses_csv(*, cohort: Cohort) -> Iterator[str]:
     """One row per part of every graded attempt of the cohort's students (its quizzes and platform-wide
     ones), answered or not: grading keeps a row for every part of the attempt. Two queries: the attempts
@@ -82,14 +90,14 @@ def cohort_responses_csv(*, cohort: Cohort) -> Iterator[str]:
                 for a_id, student, quiz, number, practice, closed in graded.values_list(
                     "id", "user__username", "quiz__slug", "number", "practice", "closed_at")}
     answers = (AttemptAnswer.objects.filter(attempt__in=graded)
-               .order_by("attempt__user__username", "attempt__quiz__slug", "attempt__number", "part__question__slug",
-                         "part__order")
+               .order_by(_bytewise("attempt__user__username"), _bytewise("attempt__quiz__slug"), "attempt__number",
+                         _bytewise("part__question__slug"), "part__order")
                .values_list("attempt_id", "part__question__slug", "part__key", "part__points", "answer", "score",
                             "misconception"))
 
     def rows():
         yield RESPONSE_COLUMNS
-        for attempt_id, question, part, points, answer, score, misconception in answers.iterator(chunk_size=2000):
+        for attempt_id, question, part, points, answer, score, misconception in answers.iterator(chunk_size=10000):
             student, quiz, attempt, number, practice, submitted = attempts[attempt_id]
             yield [student, quiz, attempt, number, practice, question, part, f"{points:g}", answer, f"{score:.6g}",
                    misconception, submitted]
