@@ -1,5 +1,6 @@
-"""The instructor's workspace at the size of a large course: every instructor page and both CSV exports
-for a demo cohort of 500 students × 10 quizzes (cohorts/demo.py), timed through django.test.Client as the
+"""The instructor's workspace at the size of a large course: every instructor page (the workspace, the
+item analysis, grade corrections) and both CSV exports for a demo cohort of 500 students × 10 quizzes
+(cohorts/demo.py), timed through django.test.Client as the
 instructor, with the number of queries each one makes, against the target "under 1 s each". Baselines
 measured in the same run: the cohort matrix (best and latest score per student and quiz) computed by the
 database's aggregates vs. every graded attempt loaded into Python and reduced in a loop; the long CSV as
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace, engine: str) -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django.db.models import Count
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
@@ -131,13 +133,22 @@ def run(args: argparse.Namespace, engine: str) -> None:
     cohort = Cohort.objects.get(pk=made["cohort_id"])
     quiz = made["quizzes"][len(made["quizzes"]) // 2]
     attempt = Attempt.objects.filter(quiz__slug=quiz).order_by("id").first()
+    # the quiz's part whose answers matched misconceptions most often: the busiest report
+    part_id, rule = (AttemptAnswer.objects.filter(attempt__quiz__slug=quiz).exclude(misconception="")
+                     .values("part_id", "misconception").annotate(n=Count("id")).order_by("-n")
+                     .values_list("part_id", "misconception").first())
+    answer_id = AttemptAnswer.objects.filter(attempt__quiz__slug=quiz, part_id=part_id).values_list("id", flat=True)[0]
     client = Client()
     assert client.login(username=made["instructor"], password=made["password"]), "the instructor cannot log in"
     base = f"/cohorts/{cohort.id}/"
     pages = [("/cohorts/", "cohorts overview"), (base, "cohort matrix, best"),
              (base + "?view=latest&sort=risk", "cohort matrix, latest, by risk"), (base + "roster/", "roster"),
              (f"{base}quizzes/{quiz}/", "quiz gradebook"), (f"{base}attempts/{attempt.id}/", "one attempt"),
-             (base + "export.csv", "wide CSV"), (base + "responses.csv", "long CSV")]
+             (base + "export.csv", "wide CSV"), (base + "responses.csv", "long CSV"),
+             (f"{base}quizzes/{quiz}/parts/{part_id}/", "part report"),
+             (f"{base}quizzes/{quiz}/parts/{part_id}/answers/?misconception={rule}", "answers behind a misconception"),
+             (f"{base}quizzes/{quiz}/parts/{part_id}/regrade/", "regrade dry run"),
+             (f"{base}quizzes/{quiz}/grading/", "grading queue"), (f"{base}answers/{answer_id}/", "score by hand")]
     print(f"{'page':<44} {'ms':>8} {'queries':>8} {'KiB':>8}   (median of {args.repeats} after 1 warm-up)")
     results = []
     for url, what in pages:

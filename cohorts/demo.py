@@ -245,19 +245,23 @@ def demo_cohort_make(*, students: int, quizzes: int, seed: int) -> dict:
         AttemptAnswer.objects.bulk_create(flat, batch_size=BATCH)
         counts.update(attempts=len(attempts), answers=len(flat), distinct_grades=len(grader.cache))
 
-        # -- labs: a few finished submissions per student
+        # -- labs: a few finished submissions per student, each with a result of the grader's shape
         submissions = []
         verdicts = [Submission.Verdict.WRONG_ANSWER, Submission.Verdict.TIME_LIMIT, Submission.Verdict.RUNTIME_ERROR]
+        mistakes: dict[str, list[dict]] = {}
         for user in users:
+            tried = rng.sample(labs, min(2, len(labs)))  # a student works on a lab or two, so tries repeat
             for _ in range(rng.randint(0, 4) if labs else 0):
-                lab = rng.choice(labs)
+                lab = rng.choice(tried)
                 accepted = rng.random() < ability[user.id]
                 at = now - dt.timedelta(seconds=rng.uniform(3600, 12 * 86400))
+                verdict = Submission.Verdict.ACCEPTED if accepted else rng.choice(verdicts)
+                report = _lab_report(lab=lab, verdict=verdict, rng=rng, mistakes=mistakes)
                 submissions.append(Submission(
-                    user=user, lab=lab, code=lab.starter, status=Submission.Status.DONE,
-                    verdict=Submission.Verdict.ACCEPTED if accepted else rng.choice(verdicts),
-                    score=round(rng.uniform(0.7, 1.0), 3) if accepted else 0.0, backend="local", attempts=1,
-                    result={"diagnostics": "demo data"}, started_at=at + dt.timedelta(seconds=2),
+                    user=user, lab=lab, code=lab.starter, status=Submission.Status.DONE, verdict=verdict,
+                    score=report.score, backend="local", attempts=1, result=report.as_json(),
+                    speed_review=Submission.SpeedReview.NEEDED if report.needs_review else Submission.SpeedReview.NONE,
+                    started_at=at + dt.timedelta(seconds=2),
                     finished_at=at + dt.timedelta(seconds=rng.uniform(5, 40)), created_at=at))
         created_at = [s.created_at for s in submissions]
         Submission.objects.bulk_create(submissions, batch_size=BATCH)
@@ -313,6 +317,55 @@ def _attempt(*, quiz: Quiz, user: User, number: int, began: dt.datetime, skill: 
         total += part.points
     attempt.score, attempt.max_score = round(earned, 6), total
     return attempt, rows
+
+
+def _lab_report(*, lab: Lab, verdict: str, rng: random.Random, mistakes: dict[str, list[dict]]):
+    """A GradeReport as labs.grading.judge writes one, so the lab pages read demo rows as real ones: every
+    test case of the lab by name, the first failure with its class for a wrong answer (the lab's own known
+    mistakes, ``# feedback:`` of its wrong solutions; a ``- class:`` line where the lab's check writes one),
+    a speedup for most accepted ones, some above the plausible ceiling (speed review needed)."""
+    from graders.labs.score import lab_score
+    from labs.content import solution_header
+    from labs.grading.report import GradeReport, Verdict
+    from labs.grading.rules import RunLimits
+
+    names = [str(case["name"]) for case in lab.cases.get("tests", [])] or ["case-1"]
+    meta, where = lab.config, rng.randrange(len(names))
+    if verdict == Verdict.TIME_LIMIT:
+        return GradeReport(verdict, diagnostics=f"Time limit of {meta['limits']['time_s']:g} s for the import and "
+                           f"the test cases exceeded on case {names[where]}. (demo data)")
+    if verdict == Verdict.RUNTIME_ERROR:
+        return GradeReport(verdict, diagnostics=f"On case {names[where]}:\nTraceback (most recent call last):\n"
+                           "  File \"submission.py\", line 12, in quantize\nIndexError: index out of range (demo data)")
+    if verdict == Verdict.WRONG_ANSWER:
+        if lab.slug not in mistakes:
+            folder = labs_root() / lab.slug / "solutions" / "wrong"
+            mistakes[lab.slug] = [h for h in (solution_header(p) for p in sorted(folder.glob("*.py")))
+                                  if h.get("expect") == Verdict.WRONG_ANSWER and h.get("feedback")]
+        known = rng.choice(mistakes[lab.slug] or [{"feedback": "wrong values", "mistake": "the outputs differ"}])
+        classified = lab.slug in ("fp8-e4m3", "int8-asym", "nvfp4")  # their checks list "- <class>: ..." lines
+        message = (f"outputs differ from the reference's (demo data):\n- {known['feedback']}: {rng.randint(1, 400)} "
+                   f"wrong. {known['mistake']}." if classified else f"{known['feedback']}: {known['mistake']} (demo data)")
+        cases = [{"name": name, "passed": i < where or (i > where and rng.random() < 0.7),
+                  "message": message, "metrics": {}} for i, name in enumerate(names)]
+        for case in cases:
+            if case["passed"]:
+                case["message"] = "matches the reference (demo data)"
+        failed = [c for c in cases if not c["passed"]]
+        return GradeReport(verdict, cases=cases, diagnostics=f"{len(failed)} of {len(cases)} cases failed. First: "
+                           f"{failed[0]['name']}: {failed[0]['message']}")
+    ceiling = RunLimits.of(meta).plausible_speedup
+    draw = rng.random()
+    speedup = (None if draw < 0.1 else round(rng.uniform(1.2, 4) * ceiling, 4) if draw < 0.16
+               else round(rng.lognormvariate(0.6, 0.8), 4))
+    needs_review = speedup is not None and speedup > ceiling
+    score = lab_score(all_passed=True, points=meta["points"], speed_points=meta["speed_points"],
+                      speed_cap=meta["speed_cap"], speedup=None if needs_review else speedup)
+    timing = "no usable timing" if speedup is None else f"speedup over the reference {speedup:.2f}x"
+    return GradeReport(verdict, score=score, correct=True, speedup=speedup, needs_review=needs_review,
+                       cases=[{"name": name, "passed": True, "message": "matches the reference (demo data)",
+                               "metrics": {}} for name in names],
+                       diagnostics=f"All {len(names)} cases passed; {timing}. (demo data)")
 
 
 def _drills(*, users: list[User], cards: list[int], ability: dict, now: dt.datetime,

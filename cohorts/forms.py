@@ -96,3 +96,15 @@ class ReopenForm(ReasonMixin):
 
 class CloseForm(ReasonMixin):
     pass
+
+
+class RegradeForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Shown to each learner whose grade changes, with the date.")
+    include_overridden = forms.BooleanField(required=False, label="Also regrade answers scored by hand",
+                                            help_text="Off: an instructor's score stays.")
+
+
+class OverrideForm(forms.Form):
+    score = forms.FloatField(min_value=0.0, max_value=1.0, help_text="A fraction of the part's points, 0 to 1.")
+    comment = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="The learner reads it on their review.")

@@ -27,8 +27,10 @@ from cohorts.forms import (
     UsernameForm,
     form_errors,
 )
+from cohorts.item_analysis import BEST, FIRST, HISTOGRAM_BINS, cohort_top_misconceptions, item_stats
 from cohorts.models import AuditEntry, Cohort
 from cohorts.roles import is_instructor
+from labs.analytics import cohort_labs
 from labs.selectors import speed_reviews_for
 from quizzes.selectors import attempt_items, attempt_time_used
 from quizzes.services import accommodations
@@ -91,7 +93,8 @@ def cohort_page(request: HttpRequest, cohort_id: int) -> HttpResponse:
     return render(request, "cohorts/cohort.html", {
         "cohort": cohort, "quizzes": quizzes, "columns": [{"quiz": q, "sort": f"quiz-{q.id}"} for q in quizzes],
         "students": shown, "view": view, "sort": sort, "at_risk_only": at_risk_only, "size": len(students),
-        "at_risk": sum(bool(s.risks) for s in students),
+        "at_risk": sum(bool(s.risks) for s in students), "labs": cohort_labs(cohort=cohort),
+        "top_misconceptions": cohort_top_misconceptions(cohort=cohort),
         "thresholds": {"days": settings.AT_RISK_INACTIVE_DAYS, "score": round(100 * settings.AT_RISK_MEAN_SCORE),
                        "cards": settings.AT_RISK_OVERDUE_CARDS}})
 
@@ -208,8 +211,15 @@ def cohort_responses_csv(request: HttpRequest, cohort_id: int) -> StreamingHttpR
 def quiz_gradebook(request: HttpRequest, cohort_id: int, slug: str) -> HttpResponse:
     cohort = _cohort(request, cohort_id)
     quiz = selectors.cohort_quiz_get(cohort=cohort, slug=slug)
+    n_first, first = item_stats(cohort=cohort, quiz=quiz, which=FIRST)
+    n_best, best = item_stats(cohort=cohort, quiz=quiz, which=BEST)
     return render(request, "cohorts/gradebook.html", {
         "cohort": cohort, "quiz": quiz, **selectors.quiz_gradebook(cohort=cohort, quiz=quiz),
+        "items": [(p, {b.part_id: b for b in best}.get(p.part_id)) for p in first], "items_n": (n_first, n_best),
+        "bins": [b[2] for b in HISTOGRAM_BINS], "facility_low": settings.ITEM_FACILITY_LOW,
+        "facility_high": settings.ITEM_FACILITY_HIGH, "undecided_pct": round(100 * settings.ITEM_UNDECIDED_SHARE),
+        "items_chart": {"labels": [f"{p.question}:{p.part}" for p in first], "bins": [b[2] for b in HISTOGRAM_BINS],
+                        "histograms": [p.histogram for p in first]},
         "extension_form": ExtensionForm(cohort=cohort), "attempts_form": ExtraAttemptsForm(cohort=cohort),
         "reopen_form": ReopenForm(), "close_form": CloseForm(), "manages": quiz.cohort_id == cohort.id})
 

@@ -82,6 +82,8 @@ class AuditEntry(models.Model):
         QUIZ_DUPLICATED = "quiz_duplicated", "duplicated a quiz"
         QUIZ_ARCHIVED = "quiz_archived", "archived a quiz"
         QUIZ_DELETED = "quiz_deleted", "deleted a quiz"
+        ANSWERS_REGRADED = "answers_regraded", "regraded a part"
+        GRADE_OVERRIDDEN = "grade_overridden", "scored an answer by hand"
 
     cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

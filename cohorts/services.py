@@ -14,6 +14,7 @@ from cohorts.models import AuditEntry, Cohort, Enrolment, new_invite_code
 from cohorts.roles import INSTRUCTOR, STUDENT, role_grant
 from quizzes.models import Attempt
 from quizzes.selectors import deadline_for
+from quizzes.services.regrades import answer_override, regrade_apply
 
 MAX_BULK_LINES = 2000
 MULTIPLIER_RANGE = (1.0, 5.0)
@@ -188,3 +189,32 @@ def enrolment_set_multiplier(*, cohort: Cohort, student: User, multiplier: float
     audit_record(actor=actor, action=AuditEntry.Action.TIME_MULTIPLIER, cohort=cohort, learner=student,
                  reason=reason, old=old, new=multiplier, running_attempts=len(running))
     return enrolment
+
+
+# ----------------------------------------------------------------------------- grade corrections, audited
+
+
+def cohort_regrade(*, cohort: Cohort, part, actor: User, reason: str, include_overridden: bool = False,
+                   quiz=None):
+    """Regrade one part for the cohort's students (quizzes.services.regrades), with its audit row (on the
+    gradebook of ``quiz``, the one it was started from)."""
+    with transaction.atomic():
+        plan, regrade = regrade_apply(part=part, reason=reason, actor=actor, cohort=cohort,
+                                      include_overridden=include_overridden)
+        if regrade is not None:
+            audit_record(actor=actor, action=AuditEntry.Action.ANSWERS_REGRADED, cohort=cohort, quiz=quiz,
+                         reason=regrade.reason,
+                         part=f"{part.question.slug}:{part.key}", answers_changed=len(plan.changes),
+                         attempts_changed=len(plan.totals))
+    return plan, regrade
+
+
+def cohort_grade_override(*, cohort: Cohort, answer, score: float, comment: str, actor: User):
+    """An instructor's score for one answer of a cohort's student, with its audit row."""
+    with transaction.atomic():
+        change = answer_override(answer=answer, score=score, comment=comment, actor=actor)
+        attempt = answer.attempt
+        audit_record(actor=actor, action=AuditEntry.Action.GRADE_OVERRIDDEN, cohort=cohort, learner=attempt.user,
+                     quiz=attempt.quiz, attempt=attempt, reason=comment,
+                     part=f"{answer.part.question.slug}:{answer.part.key}", old=change.old_score, new=change.new_score)
+    return change

@@ -1,7 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from cohorts import grading_views as gv
 from cohorts import instructor_views as iv
+from cohorts import lab_views as lv
 from cohorts import views
 
 urlpatterns = [
@@ -34,4 +36,13 @@ urlpatterns = [
     path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/attempts/<int:attempt_id>/close/", iv.attempt_close,
          name="attempt_close"),
     path("cohorts/<int:cohort_id>/attempts/<int:attempt_id>/", iv.attempt_view, name="cohort_attempt"),
+    path("cohorts/<int:cohort_id>/labs/<slug:lab_slug>/", lv.cohort_lab, name="cohort_lab"),
+    # what the answers say, and grade corrections
+    path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/parts/<int:part_id>/", gv.part_report, name="part_report"),
+    path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/parts/<int:part_id>/answers/", gv.part_answers,
+         name="part_answers"),
+    path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/parts/<int:part_id>/regrade/", gv.part_regrade,
+         name="part_regrade"),
+    path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/grading/", gv.grading_queue, name="grading_queue"),
+    path("cohorts/<int:cohort_id>/answers/<int:answer_id>/", gv.answer_by_hand, name="answer_by_hand"),
 ]

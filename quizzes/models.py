@@ -227,9 +227,56 @@ class AttemptAnswer(models.Model):
     parsed = models.TextField(blank=True)
     undecided = models.BooleanField(default=False)
     misconception = models.CharField(max_length=80, blank=True, help_text="id of the misconception rule matched")
+    overridden = models.BooleanField(default=False, help_text="scored by hand: a regrade leaves it alone")
+    comment = models.TextField(blank=True, help_text="the instructor's comment, shown to the learner")
+    regraded_at = models.DateTimeField(null=True, blank=True)
+    regrade_reason = models.CharField(max_length=300, blank=True, help_text="shown to the learner with the date")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["attempt", "part"], name="one_answer_per_part")]
 
     def __str__(self) -> str:
         return f"{self.attempt_id}/{self.part_id}"
+
+
+class Regrade(models.Model):
+    """One applied regrade of a part: who, when, why, over which answers (a cohort's, or every one). Its
+    ``GradeChange`` rows hold each answer's old and new grade."""
+
+    part = models.ForeignKey(Part, on_delete=models.CASCADE, related_name="regrades")
+    key_change = models.ForeignKey(AnswerKeyChange, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="regrades")
+    cohort = models.ForeignKey("cohorts.Cohort", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                               help_text="empty: every attempt on the platform (a shell or a superuser)")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text="empty: run from a shell")
+    reason = models.CharField(max_length=300)
+    include_overridden = models.BooleanField(default=False)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"regrade of {self.part_id} at {self.at:%Y-%m-%d %H:%M}" if self.at else f"regrade of {self.part_id}"
+
+
+class GradeChange(models.Model):
+    """One answer's grade changed after grading: by a regrade (``regrade`` set) or by hand (an override)."""
+
+    answer = models.ForeignKey(AttemptAnswer, on_delete=models.CASCADE, related_name="grade_changes")
+    regrade = models.ForeignKey(Regrade, null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    old_score = models.FloatField()
+    new_score = models.FloatField()
+    old_misconception = models.CharField(max_length=80, blank=True)
+    new_misconception = models.CharField(max_length=80, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.answer_id}: {self.old_score:g} -> {self.new_score:g}"

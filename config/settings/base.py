@@ -128,6 +128,11 @@ LAB_STUCK_AFTER_S = int(env("LAB_STUCK_AFTER_S", "900"))
 AT_RISK_INACTIVE_DAYS = int(env("AT_RISK_INACTIVE_DAYS", "7"))
 AT_RISK_MEAN_SCORE = float(env("AT_RISK_MEAN_SCORE", "0.5"))
 AT_RISK_OVERDUE_CARDS = int(env("AT_RISK_OVERDUE_CARDS", "50"))
+# A part flagged in the item analysis: facility under the first or over the second, or more of its answers
+# undecided by the grader than this share.
+ITEM_FACILITY_LOW = float(env("ITEM_FACILITY_LOW", "0.2"))
+ITEM_FACILITY_HIGH = float(env("ITEM_FACILITY_HIGH", "0.95"))
+ITEM_UNDECIDED_SHARE = float(env("ITEM_UNDECIDED_SHARE", "0.05"))
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-submissions": {"task": "labs.tasks.sweep_stuck_submissions",
                                   "schedule": float(env("LAB_SWEEP_EVERY_S", "60"))},

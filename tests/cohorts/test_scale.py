@@ -35,10 +35,15 @@ PAGES = {
     "cohort matrix, best": ("/cohorts/{cohort}/", 21),
     "cohort matrix, latest by risk": ("/cohorts/{cohort}/?view=latest&sort=risk", 20),
     "roster": ("/cohorts/{cohort}/roster/", 20),
-    "quiz gradebook": ("/cohorts/{cohort}/quizzes/{quiz}/", 18),
+    "quiz gradebook": ("/cohorts/{cohort}/quizzes/{quiz}/", 26),
     "attempt": ("/cohorts/{cohort}/attempts/{attempt}/", 14),
     "wide CSV": ("/cohorts/{cohort}/export.csv", 19),
     "long CSV": ("/cohorts/{cohort}/responses.csv", 8),
+    "part report": ("/cohorts/{cohort}/quizzes/{quiz}/parts/{part}/", 18),
+    "answers behind a misconception": ("/cohorts/{cohort}/quizzes/{quiz}/parts/{part}/answers/?misconception=x", 18),
+    "regrade dry run": ("/cohorts/{cohort}/quizzes/{quiz}/parts/{part}/regrade/", 17),
+    "grading queue": ("/cohorts/{cohort}/quizzes/{quiz}/grading/", 18),
+    "score by hand": ("/cohorts/{cohort}/answers/{answer}/", 18),
 }
 
 
@@ -59,8 +64,10 @@ def cohorts(django_db_setup, django_db_blocker):
 
 def _url(template: str, made: dict) -> str:
     quiz = made["quizzes"][-1]
-    attempt = Attempt.objects.filter(quiz__slug=quiz).order_by("id").values_list("id", flat=True).first()
-    return template.format(cohort=made["cohort_id"], quiz=quiz, attempt=attempt)
+    attempt = Attempt.objects.filter(quiz__slug=quiz).order_by("id").first()
+    answer = AttemptAnswer.objects.filter(attempt=attempt).order_by("id").first()
+    return template.format(cohort=made["cohort_id"], quiz=quiz, attempt=attempt.id, part=answer.part_id,
+                           answer=answer.id)
 
 
 def _get(client: Client, url: str):

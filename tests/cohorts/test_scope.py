@@ -20,7 +20,18 @@ from django.utils import timezone
 
 from cohorts.models import AuditEntry, Cohort, Enrolment
 from cohorts.services import cohort_create
-from quizzes.models import Attempt, AttemptAnswer, AttemptGrant, Extension, Part, Question, Quiz, Response
+from quizzes.models import (
+    Attempt,
+    AttemptAnswer,
+    AttemptGrant,
+    Extension,
+    GradeChange,
+    Part,
+    Question,
+    Quiz,
+    Regrade,
+    Response,
+)
 from quizzes.services.accommodations import attempt_close_now, attempt_reopen
 from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
 from tests.factories import instructor_make, user_make
@@ -101,11 +112,19 @@ def world() -> World:
 def snapshot() -> dict:
     """Every row the workspace and the quiz pages could write."""
     models = [Cohort, Cohort.instructors.through, Enrolment, Quiz, Attempt, AttemptAnswer, Extension, AttemptGrant,
-              AuditEntry, Response]
+              AuditEntry, Response, GradeChange, Regrade]
     state = {m.__name__: sorted(m.objects.values_list(), key=repr) for m in models}
     state["User"] = sorted(User.objects.values_list("id", "username", "is_superuser"))
     state["groups"] = sorted(User.groups.through.objects.values_list("user_id", "group_id"))
     return state
+
+
+def victim_part(w: World) -> int:
+    return Part.objects.get(question__slug="victim-q").id
+
+
+def victim_answer(w: World) -> int:
+    return AttemptAnswer.objects.get(attempt=w.victim_graded).id
 
 
 def quiz_form(w: World, **fields) -> dict:
@@ -152,6 +171,14 @@ VICTIM_URLS = [
     r("attempt_close", "post", lambda w: [w.victim.id, w.victim_quiz.slug, w.victim_open.id]),
     r("cohort_attempt", "get", lambda w: [w.victim.id, w.victim_graded.id]),
     r("cohort_attempt", "post", lambda w: [w.victim.id, w.victim_graded.id]),
+    r("part_report", "get", lambda w: [w.victim.id, w.victim_quiz.slug, victim_part(w)]),
+    r("part_answers", "get", lambda w: [w.victim.id, w.victim_quiz.slug, victim_part(w)]),
+    r("part_regrade", "get", lambda w: [w.victim.id, w.victim_quiz.slug, victim_part(w)]),
+    r("part_regrade", "post", lambda w: [w.victim.id, w.victim_quiz.slug, victim_part(w)],
+      lambda w: {"reason": "pwned", "include_overridden": "on"}),
+    r("grading_queue", "get", lambda w: [w.victim.id, w.victim_quiz.slug]),
+    r("answer_by_hand", "get", lambda w: [w.victim.id, victim_answer(w)]),
+    r("answer_by_hand", "post", lambda w: [w.victim.id, victim_answer(w)], lambda w: {"score": "0", "comment": "x"}),
     # the quiz management views, on the victim's cohort quizzes
     r("quizzes:edit", "get", lambda w: [w.victim_quiz.slug], workspace=False),
     r("quizzes:edit", "post", lambda w: [w.victim_quiz.slug], lambda w: quiz_form(w, cohort=w.mine.id),
@@ -185,6 +212,13 @@ MIXED_URLS = [
     r("attempt_close", "post", lambda w: [w.mine.id, w.my_quiz.slug, w.victim_open.id]),
     r("attempt_close", "post", lambda w: [w.mine.id, w.victim_quiz.slug, w.victim_open.id]),
     r("cohort_attempt", "get", lambda w: [w.mine.id, w.victim_graded.id]),
+    r("part_report", "get", lambda w: [w.mine.id, w.victim_quiz.slug, victim_part(w)]),
+    r("part_report", "get", lambda w: [w.mine.id, w.my_quiz.slug, victim_part(w)]),
+    r("part_answers", "get", lambda w: [w.mine.id, w.my_quiz.slug, victim_part(w)]),
+    r("part_regrade", "post", lambda w: [w.mine.id, w.my_quiz.slug, victim_part(w)], lambda w: {"reason": "pwned"}),
+    r("grading_queue", "get", lambda w: [w.mine.id, w.victim_quiz.slug]),
+    r("answer_by_hand", "get", lambda w: [w.mine.id, victim_answer(w)]),
+    r("answer_by_hand", "post", lambda w: [w.mine.id, victim_answer(w)], lambda w: {"score": "0", "comment": "x"}),
     r("quizzes:quiz", "get", lambda w: [w.victim_quiz.slug], workspace=False),
     r("quizzes:start", "post", lambda w: [w.victim_quiz.slug], lambda w: {"mode": "timed"}, workspace=False),
 ]

@@ -161,7 +161,8 @@ class Command(BaseCommand):
         for slug in report.updated:
             w(f"  updated {slug}")
         for ref in report.key_changes:
-            w(f"  answer key changed: {ref} (AnswerKeyChange recorded; regrade its responses)")
+            w(f"  answer key changed: {ref} (recorded; `python manage.py regrade --part {ref}` shows what a "
+              "regrade would change)")
         for note in report.notes:
             w(f"  note: {note}")
         w(f"{prefix}drills: {n_cards} cards in {len(content.decks)} decks: created {drills['created']}, "
