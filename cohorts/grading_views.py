@@ -35,6 +35,7 @@ def part_report(request: HttpRequest, cohort_id: int, slug: str, part_id: int) -
     cohort, quiz, part = _quiz_part(request, cohort_id, slug, part_id)
     return render(request, "cohorts/part_report.html", {
         "cohort": cohort, "quiz": quiz, "part": part, "report": item_analysis.part_report(cohort=cohort, part=part),
+        "by_cohort": item_analysis.part_by_cohort(part=part, cohorts=selectors.cohorts_taught_by(request.user)),
         "regrade_form": RegradeForm()})
 
 

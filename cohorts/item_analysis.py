@@ -204,3 +204,18 @@ def cohort_top_misconceptions(*, cohort: Cohort, days: int = 7, limit: int = 5) 
             .order_by("-count", "misconception")[:limit])
     return [{"id": r["misconception"], "part_id": r["part_id"], "part": f"{r['part__question__slug']}:{r['part__key']}",
              "quiz": r["quiz"], "count": r["count"], "feedback": r["feedback"]} for r in rows]
+
+
+def part_by_cohort(*, part: Part, cohorts: QuerySet[Cohort]) -> list[dict]:
+    """The part in each of the given cohorts (those the instructor teaches): answers, facility and the
+    misconception counts, so that one cohort can be read against another. Two queries."""
+    rows = AttemptAnswer.objects.filter(part=part, graded=True, attempt__status=Attempt.Status.GRADED,
+                                        attempt__user__enrolments__cohort__in=cohorts).filter(
+        Q(attempt__quiz__cohort=F("attempt__user__enrolments__cohort")) | Q(attempt__quiz__cohort__isnull=True))
+    key = "attempt__user__enrolments__cohort"
+    out = {r[key]: {"cohort": r[key], "answers": r["n"], "facility": r["s"] / r["n"], "misconceptions": {}}
+           for r in rows.values(key).annotate(n=Count("id"), s=Sum("score"))}
+    for r in rows.exclude(misconception="").values(key, "misconception").annotate(n=Count("id")).order_by("-n"):
+        out[r[key]]["misconceptions"][r["misconception"]] = r["n"]
+    names = dict(cohorts.values_list("id", "name"))
+    return sorted(({**v, "name": names[c]} for c, v in out.items()), key=lambda v: v["name"])

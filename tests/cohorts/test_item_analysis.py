@@ -213,3 +213,25 @@ def test_the_cohort_page_shows_this_weeks_misconceptions(small):
     page = client.get(f"/cohorts/{cohort.id}/").content.decode()
     assert "Misconceptions this week" in page and "swap-sign" in page
     assert f"/cohorts/{cohort.id}/quizzes/hand-quiz/parts/{parts[0].id}/" in page
+
+
+def test_a_parts_report_compares_the_instructors_cohorts_and_no_others(small):
+    """The report's per-cohort table: each cohort the instructor teaches, never another instructor's."""
+    cohort, quiz, parts = small
+    teacher = User.objects.get(username="teach")
+    second = cohort_create(name="Second cohort", instructor=teacher)
+    foreign = cohort_create(name="Foreign cohort", instructor=User.objects.create_user("foreign", password="pw"))
+    for c, name, score, rule in [(second, "t1", 1.0, ""), (foreign, "f1", 0.0, "secret-rule")]:
+        student = User.objects.create_user(name, password="pw")
+        Enrolment.objects.create(cohort=c, student=student)
+        platform = Quiz.objects.get_or_create(slug="platform-hand", defaults={
+            "title": "Platform", "question_slugs": ["hand-q"]})[0]
+        a = Attempt.objects.create(quiz=platform, user=student, number=1, seed=1, layout=[], status="graded",
+                                   started_at=timezone.now(), closed_at=timezone.now(), score=score, max_score=4)
+        AttemptAnswer.objects.create(attempt=a, part=parts[0], answer="x", saved_at=timezone.now(), graded=True,
+                                     score=score, misconception=rule)
+    client = Client()
+    client.force_login(teacher)
+    page = client.get(f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/parts/{parts[0].id}/").content.decode()
+    assert "Second cohort" in page and "Hand (this one)" in page
+    assert "Foreign cohort" not in page and "secret-rule" not in page
