@@ -14,7 +14,7 @@ from cohorts.instructor_views import _cohort, _done, _refused, instructor_only
 from graders.answers import expected_answer
 from quizzes.models import Attempt, AttemptAnswer, GradeChange, Part
 from quizzes.selectors import attempt_params
-from quizzes.services.regrades import RegradeError, regrade_plan
+from quizzes.services.regrades import KEY_CORRECTED, RegradeError, regrade_plan
 
 QUEUE_SHOWN = 200
 
@@ -36,7 +36,7 @@ def part_report(request: HttpRequest, cohort_id: int, slug: str, part_id: int) -
     return render(request, "cohorts/part_report.html", {
         "cohort": cohort, "quiz": quiz, "part": part, "report": item_analysis.part_report(cohort=cohort, part=part),
         "by_cohort": item_analysis.part_by_cohort(part=part, cohorts=selectors.cohorts_taught_by(request.user)),
-        "regrade_form": RegradeForm()})
+        "key_changes": part.key_changes.order_by("-changed_at")[:5]})
 
 
 @instructor_only
@@ -63,6 +63,7 @@ def part_regrade(request: HttpRequest, cohort_id: int, slug: str, part_id: int) 
             return _refused(request, form_errors(form), to)
         try:
             plan, regrade = services.cohort_regrade(cohort=cohort, part=part, actor=request.user, quiz=quiz,
+                                                    key_change=part.key_changes.order_by("-changed_at").first(),
                                                     reason=form.cleaned_data["reason"],
                                                     include_overridden=form.cleaned_data["include_overridden"])
         except RegradeError as exc:
@@ -76,7 +77,8 @@ def part_regrade(request: HttpRequest, cohort_id: int, slug: str, part_id: int) 
     return render(request, "cohorts/part_regrade.html", {
         "cohort": cohort, "quiz": quiz, "part": part, "plan": plan,
         "rows": [(c, plan.totals.get(c.attempt_id)) for c in plan.changes],
-        "form": RegradeForm(initial={"include_overridden": include})})
+        "form": RegradeForm(initial={"include_overridden": include,
+                                     "reason": KEY_CORRECTED if part.key_changes.exists() else ""})})
 
 
 @instructor_only

@@ -12,6 +12,8 @@ from django.db import transaction
 
 from cohorts.models import AuditEntry, Cohort, Enrolment, new_invite_code
 from cohorts.roles import INSTRUCTOR, STUDENT, role_grant
+from labs.models import Submission
+from labs.services import SubmissionRejected, submission_score_override
 from quizzes.models import Attempt
 from quizzes.selectors import deadline_for
 from quizzes.services.regrades import answer_override, regrade_apply
@@ -195,11 +197,11 @@ def enrolment_set_multiplier(*, cohort: Cohort, student: User, multiplier: float
 
 
 def cohort_regrade(*, cohort: Cohort, part, actor: User, reason: str, include_overridden: bool = False,
-                   quiz=None):
+                   quiz=None, key_change=None):
     """Regrade one part for the cohort's students (quizzes.services.regrades), with its audit row (on the
     gradebook of ``quiz``, the one it was started from)."""
     with transaction.atomic():
-        plan, regrade = regrade_apply(part=part, reason=reason, actor=actor, cohort=cohort,
+        plan, regrade = regrade_apply(part=part, reason=reason, actor=actor, cohort=cohort, key_change=key_change,
                                       include_overridden=include_overridden)
         if regrade is not None:
             audit_record(actor=actor, action=AuditEntry.Action.ANSWERS_REGRADED, cohort=cohort, quiz=quiz,
@@ -218,3 +220,18 @@ def cohort_grade_override(*, cohort: Cohort, answer, score: float, comment: str,
                      quiz=attempt.quiz, attempt=attempt, reason=comment,
                      part=f"{answer.part.question.slug}:{answer.part.key}", old=change.old_score, new=change.new_score)
     return change
+
+
+def cohort_submission_override(*, cohort: Cohort, submission, score: float | None, reason: str, actor: User):
+    """An instructor's score for a lab submission of one of the cohort's students (labs.services), with its
+    audit row: the old and new effective score, so the history reads without the submission."""
+    with transaction.atomic():
+        before = Submission.objects.select_for_update().select_related("lab", "user").get(
+            id=submission.id)
+        if not Enrolment.objects.filter(cohort=cohort, student_id=before.user_id).exists():
+            raise SubmissionRejected("This submission is not by a student of this cohort.")
+        row = submission_score_override(submission=before, score=score, reason=reason, actor=actor)
+        audit_record(actor=actor, action=AuditEntry.Action.SUBMISSION_OVERRIDDEN, cohort=cohort, learner=before.user,
+                     reason=reason.strip(), lab=before.lab.slug, submission=row.id, old=before.effective_score,
+                     new=row.effective_score)
+    return row

@@ -143,7 +143,10 @@ def test_a_workspace_regrade_covers_the_cohort_only_and_keeps_a_score_by_hand(wo
     assert AuditEntry.objects.filter(cohort=cohort, action="grade_overridden", learner__username="ben").exists()
 
     _change_key(world["tree"])
+    report = client.get(f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/parts/{part.id}/").content.decode()
+    assert "This part's answer key changed" in report
     dry = client.get(f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/parts/{part.id}/regrade/").content.decode()
+    assert 'value="answer key corrected"' in dry  # the reason, prefilled after a key change
     assert "1 would change" in dry and "1 scored by hand is left alone" in dry  # ann; not dan (other cohort)
     response = client.post(f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/parts/{part.id}/regrade/",
                            {"reason": "the key was 25, it is 26"}, follow=True)
@@ -154,6 +157,7 @@ def test_a_workspace_regrade_covers_the_cohort_only_and_keeps_a_score_by_hand(wo
     assert (ben.score, ben.overridden) == (0.5, True)  # the score by hand stays
     regrade = Regrade.objects.get()
     assert regrade.cohort == cohort and regrade.actor == world["teacher"]
+    assert regrade.key_change == AnswerKeyChange.objects.get(part=part)
     assert AnswerKeyChange.objects.get(part=part).regraded_at is None  # not every attempt was regraded
     assert AuditEntry.objects.filter(cohort=cohort, action="answers_regraded").exists()
 
