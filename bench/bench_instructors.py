@@ -110,6 +110,7 @@ def run(args: argparse.Namespace, engine: str) -> None:
     from cohorts.demo import demo_cohort_make
     from cohorts.models import Cohort
     from cohorts.selectors import cohort_quizzes, cohort_students
+    from labs.models import Submission
     from quizzes.models import Attempt, AttemptAnswer
 
     setup_test_environment()  # the test client's host, and no e-mail leaves
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace, engine: str) -> None:
     part_id, rule = (AttemptAnswer.objects.filter(attempt__quiz__slug=quiz).exclude(misconception="")
                      .values("part_id", "misconception").annotate(n=Count("id")).order_by("-n")
                      .values_list("part_id", "misconception").first())
+    lab = Submission.objects.values("lab__slug").annotate(n=Count("id")).order_by("-n")[0]["lab__slug"]
     answer_id = AttemptAnswer.objects.filter(attempt__quiz__slug=quiz, part_id=part_id).values_list("id", flat=True)[0]
     client = Client()
     assert client.login(username=made["instructor"], password=made["password"]), "the instructor cannot log in"
@@ -148,7 +150,8 @@ def run(args: argparse.Namespace, engine: str) -> None:
              (f"{base}quizzes/{quiz}/parts/{part_id}/", "part report"),
              (f"{base}quizzes/{quiz}/parts/{part_id}/answers/?misconception={rule}", "answers behind a misconception"),
              (f"{base}quizzes/{quiz}/parts/{part_id}/regrade/", "regrade dry run"),
-             (f"{base}quizzes/{quiz}/grading/", "grading queue"), (f"{base}answers/{answer_id}/", "score by hand")]
+             (f"{base}quizzes/{quiz}/grading/", "grading queue"), (f"{base}answers/{answer_id}/", "score by hand"),
+             (f"{base}labs/{lab}/", "lab analytics")]
     print(f"{'page':<44} {'ms':>8} {'queries':>8} {'KiB':>8}   (median of {args.repeats} after 1 warm-up)")
     results = []
     for url, what in pages:

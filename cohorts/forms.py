@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 
 from cohorts.models import Cohort
 from cohorts.services import MULTIPLIER_RANGE
+from labs.services import MAX_OVERRIDE_REASON, MAX_SCORE
 from quizzes.services.accommodations import MAX_EXTRA_ATTEMPTS
 
 MAX_CSV_BYTES = 1024 * 1024
@@ -108,3 +109,17 @@ class OverrideForm(forms.Form):
     score = forms.FloatField(min_value=0.0, max_value=1.0, help_text="A fraction of the part's points, 0 to 1.")
     comment = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
                               help_text="The learner reads it on their review.")
+
+
+class SubmissionOverrideForm(forms.Form):
+    score = forms.FloatField(required=False, min_value=0.0, max_value=MAX_SCORE,
+                             help_text=f"On the grader's scale, 0 to {MAX_SCORE:g}. The grader's score and verdict stay.")
+    reason = forms.CharField(max_length=MAX_OVERRIDE_REASON, help_text="Required; the learner reads it.")
+    clear = forms.BooleanField(required=False, label="Clear the override",
+                               help_text="The grader's score counts again (the score above is then ignored).")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("clear") and data.get("score") is None and "score" not in self.errors:
+            self.add_error("score", "Give a score, or tick “Clear the override”.")
+        return data

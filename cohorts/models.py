@@ -84,6 +84,7 @@ class AuditEntry(models.Model):
         QUIZ_DELETED = "quiz_deleted", "deleted a quiz"
         ANSWERS_REGRADED = "answers_regraded", "regraded a part"
         GRADE_OVERRIDDEN = "grade_overridden", "scored an answer by hand"
+        SUBMISSION_OVERRIDDEN = "submission_scored", "overrode a lab score"
 
     cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.CASCADE, related_name="audit")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

@@ -61,6 +61,27 @@ def cohort_attempt_get(*, cohort: Cohort, attempt_id: int) -> Attempt:
         pk=attempt_id, user__enrolments__cohort=cohort)
 
 
+def cohort_submission_get(*, cohort: Cohort, submission_id: int) -> Submission:
+    """A lab submission by a student enrolled in the cohort now (labs are not tied to a cohort), or 404."""
+    return get_object_or_404(Submission.objects.select_related("lab", "user", "overridden_by"), pk=submission_id,
+                             user__enrolments__cohort=cohort)
+
+
+def submission_override_shown(*, cohort: Cohort, submission: Submission, user: User) -> bool:
+    """Whether this cohort's page may say who set the submission's override and why: yes when it was set by
+    the user, a superuser or an instructor of this cohort; not when set from another cohort of the same
+    student (that cohort's audit rows stay there, so its reasons do too)."""
+    by = submission.overridden_by
+    return by is None or by.pk == user.pk or by.is_superuser or cohort.instructors.filter(pk=by.pk).exists()
+
+
+def submission_override_history(*, cohort: Cohort, submission: Submission) -> QuerySet[AuditEntry]:
+    """The override audit rows of one submission written in this cohort: another cohort's rows (who, why)
+    stay with that cohort, as for attempts."""
+    return AuditEntry.objects.filter(cohort=cohort, action=AuditEntry.Action.SUBMISSION_OVERRIDDEN,
+                                     detail__submission=submission.id).select_related("actor", "learner")
+
+
 # ---------------------------------------------------------------------------------- the cohort page
 
 

@@ -37,6 +37,8 @@ urlpatterns = [
          name="attempt_close"),
     path("cohorts/<int:cohort_id>/attempts/<int:attempt_id>/", iv.attempt_view, name="cohort_attempt"),
     path("cohorts/<int:cohort_id>/labs/<slug:lab_slug>/", lv.cohort_lab, name="cohort_lab"),
+    path("cohorts/<int:cohort_id>/submissions/<int:submission_id>/", lv.cohort_submission,
+         name="cohort_submission"),
     # what the answers say, and grade corrections
     path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/parts/<int:part_id>/", gv.part_report, name="part_report"),
     path("cohorts/<int:cohort_id>/quizzes/<slug:slug>/parts/<int:part_id>/answers/", gv.part_answers,

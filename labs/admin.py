@@ -8,7 +8,7 @@ from labs.models import Submission, WorkerHeartbeat
 
 @admin.register(Submission)
 class SubmissionAdmin(ReadMostlyAdmin):
-    list_display = ("id", "user", "lab", "status", "verdict", "score", "speed_review", "created_at")
+    list_display = ("id", "user", "lab", "status", "verdict", "score", "score_override", "speed_review", "created_at")
     list_filter = ("status", "verdict", "lab", "speed_review")
     search_fields = ("user__username",)
 

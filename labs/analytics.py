@@ -30,6 +30,7 @@ DONE = Submission.Status.DONE
 SPEEDUP_BINS = ((None, 0.5, "< 0.5×"), (0.5, 1.0, "0.5–1×"), (1.0, 2.0, "1–2×"), (2.0, 4.0, "2–4×"),
                 (4.0, 8.0, "4–8×"), (8.0, None, "≥ 8×"))
 EXAMPLE_CHARS = 160
+LATEST = 20  # the latest submissions listed, with links
 
 
 def _in_cohort(cohort: Cohort, lab: Lab):
@@ -121,7 +122,8 @@ def duration_text(seconds: float | None) -> str:
 def lab_cohort_analytics(*, cohort: Cohort, lab: Lab) -> dict:
     """One lab for the students enrolled in the cohort now: counts, verdict mix, first failed cases, the
     speedup histogram, tries and time to the first accept, who has not submitted or not been accepted, and
-    the speedups waiting for review. Six queries, whatever the number of students and submissions."""
+    the speedups waiting for review, and the latest submissions. Seven queries, whatever the number of students
+    and submissions."""
     students = dict(Enrolment.objects.filter(cohort=cohort).order_by("student__username")
                     .values_list("student_id", "student__username"))
     scope = _in_cohort(cohort, lab)
@@ -159,6 +161,13 @@ def lab_cohort_analytics(*, cohort: Cohort, lab: Lab) -> dict:
     flagged = list(scope.filter(speed_review=Submission.SpeedReview.NEEDED).order_by("created_at", "id")
                    .values("id", "created_at", speedup=KeyTransform("speedup", "result"), username=F("user__username")))
 
+    # The latest submissions, each a link to the instructor's submission page: values only, never the code.
+    latest = list(scope.order_by("-created_at", "-id").values(
+        "id", "created_at", "status", "verdict", "score", "score_override", username=F("user__username"))[:LATEST])
+    labels = {v.value: v.label for v in Submission.Verdict}
+    for row in latest:
+        row["verdict_label"] = labels.get(row["verdict"], row["verdict"])
+
     histogram = [{"label": label, "count": totals[f"bin{i}"]} for i, (_, _, label) in enumerate(SPEEDUP_BINS)]
     return {
         "enrolled": len(students),
@@ -181,6 +190,7 @@ def lab_cohort_analytics(*, cohort: Cohort, lab: Lab) -> dict:
         "no_accept": [{"username": name, "submissions": tried[uid]["submissions"]} for uid, name in students.items()
                       if uid in tried and tried[uid]["first_accept_at"] is None],
         "flagged": flagged,
+        "latest": latest,
         "chart": {"verdicts": {"labels": [v["label"] for v in verdicts], "counts": [v["count"] for v in verdicts]},
                   "speedups": {"labels": [b["label"] for b in histogram], "counts": [b["count"] for b in histogram]}},
     }

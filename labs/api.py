@@ -78,6 +78,7 @@ class SubmissionOut(Schema):
     progress: str
     verdict: str
     score: float | None
+    score_override: float | None  # an instructor's score, which counts instead of ``score`` (the grader's)
     result: dict
     created_at: dt.datetime
     finished_at: dt.datetime | None
@@ -115,8 +116,9 @@ def submission_get(request: HttpRequest, submission_id: int):
         raise HttpError(404, f"No submission {submission_id}.")
     return {"id": submission.id, "lab": submission.lab.slug, "status": submission.status,
             "progress": submission.progress, "verdict": submission.verdict, "score": submission.score,
-            "result": submission.result or {}, "created_at": submission.created_at,
-            "finished_at": submission.finished_at, "web_url": _urls(request, submission)["web_url"]}
+            "score_override": submission.score_override, "result": submission.result or {},
+            "created_at": submission.created_at, "finished_at": submission.finished_at,
+            "web_url": _urls(request, submission)["web_url"]}
 
 
 # ``path("api/", include("labs.api"))`` in config/urls.py: the namespace is "api", as ninja expects.

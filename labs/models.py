@@ -59,6 +59,13 @@ class Submission(models.Model):
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="speed_reviews")
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # An instructor's score, beside the grader's: ``score`` and ``verdict`` stay as the grader left them.
+    score_override = models.FloatField(null=True, blank=True, help_text="an instructor's score, 0 to 100; none: "
+                                                                        "the grader's score counts")
+    override_reason = models.CharField(max_length=300, blank=True)
+    overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+    overridden_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -74,6 +81,11 @@ class Submission(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status == self.Status.DONE
+
+    @property
+    def effective_score(self) -> float | None:
+        """The score that counts for the learner: the instructor's when set, else the grader's."""
+        return self.score_override if self.score_override is not None else self.score
 
 
 class WorkerHeartbeat(models.Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -19,6 +20,8 @@ from labs.models import Lab, Submission, WorkerHeartbeat
 log = logging.getLogger("labs")
 MAX_GRADING_ATTEMPTS = 3  # in all, the sweeper's requeues included
 RETRY_DELAY_S = 30  # times the attempts so far: a grader error is retried after 30 s, then 60 s
+MAX_SCORE = 100.0  # a lab's points (lab.toml ``points``, 100 for every lab): the scale of Submission.score
+MAX_OVERRIDE_REASON = 300
 GAVE_UP = ("We could not grade this submission after {n} tries: the failure was ours, not your code's, and this "
            "submission does not count against you. Please submit it again.")
 
@@ -130,6 +133,32 @@ def submission_speed_review(*, submission: Submission, reviewer: User, accept: b
     row.reviewed_by, row.reviewed_at = reviewer, timezone.now()
     row.save(update_fields=["score", "speed_review", "reviewed_by", "reviewed_at", "updated_at"])
     log.info("speedup of submission %s %s by %s", row.id, row.speed_review, reviewer.username)
+    return row
+
+
+@transaction.atomic
+def submission_score_override(*, submission: Submission, score: float | None, reason: str, actor: User) -> Submission:
+    """An instructor's score for a graded submission, on the grader's scale (0 to 100), or None to go back
+    to the grader's. The grader's ``score`` and ``verdict`` are never touched, so both stay visible."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise SubmissionRejected("Say why: a reason is required (the learner reads it).")
+    if len(reason) > MAX_OVERRIDE_REASON:
+        raise SubmissionRejected(f"The reason is longer than {MAX_OVERRIDE_REASON} characters.")
+    if score is not None:
+        score = float(score)
+        if not math.isfinite(score) or not 0 <= score <= MAX_SCORE:
+            raise SubmissionRejected(f"A score is from 0 to {MAX_SCORE:g}, as the grader's.")
+    row = Submission.objects.select_for_update().get(id=submission.id)
+    if row.status != Submission.Status.DONE:
+        raise SubmissionRejected("This submission is not graded yet: its score can be set once the grader is done.")
+    if score is None:
+        row.score_override, row.override_reason, row.overridden_by, row.overridden_at = None, "", None, None
+    else:
+        row.score_override, row.override_reason = score, reason
+        row.overridden_by, row.overridden_at = actor, timezone.now()
+    row.save(update_fields=["score_override", "override_reason", "overridden_by", "overridden_at", "updated_at"])
+    log.info("score of submission %s set to %s by %s", row.id, score, actor.username)
     return row
 
 

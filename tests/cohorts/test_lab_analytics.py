@@ -224,7 +224,15 @@ def test_the_instructor_sees_the_numbers_without_javascript(world):
     assert page.tables["no-case"][1:] == [["Wrong Answer", "1"], ["Time Limit", "1"], ["Runtime Error", "1"]]
     assert page.tables["flagged"][1:] == [[str(world["flagged"].id), "lab-ben-q1", "12.0×",
                                            (T0 + dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")]]
-    assert reverse("labs:speed_reviews") in html and reverse("labs:submission", args=[world["flagged"].id]) in html
+    flagged_page = reverse("cohort_submission", args=[world["cohort"].id, world["flagged"].id])
+    assert reverse("labs:speed_reviews") in html and f'href="{flagged_page}"' in html
+    # the latest submissions, newest first, each linked to the instructor's submission page
+    latest = page.tables["latest-submissions"][1:]
+    at = [(T0 + dt.timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in (10, 5)]
+    assert len(latest) == 11 and [row[1:] for row in latest[:2]] == [["lab-eve-q1", at[0], "Accepted", ""],
+                                                                    ["lab-cai-q1", at[1], "queued", ""]]
+    newest = Submission.objects.filter(user__username="lab-eve-q1", verdict="accepted").get()
+    assert f'href="{reverse("cohort_submission", args=[world["cohort"].id, newest.id])}"' in html
     assert re.search(r'<ul id="never-submitted"><li>lab-dee-q1</li></ul>', html)
     assert "lab-cai-q1 <span class=\"muted\">(4 submissions)</span>" in html
     # the charts: their data as JSON, a static script, no inline code; hidden until the script draws them
@@ -274,7 +282,7 @@ def test_the_cohort_page_links_each_lab_with_its_counts(world):
 
 SMALL = {"students": 4, "quizzes": 1, "seed": 31}
 LARGE = {"students": 30, "quizzes": 1, "seed": 32}
-MOST_QUERIES = 15  # measured: 14 (session, user, the role thrice, cohort, lab, the selector's six, the sandbox banner)
+MOST_QUERIES = 16  # measured: 15 (session, user, the role thrice, cohort, lab, the selector's seven, the sandbox banner)
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ PAGES = {
     "regrade dry run": ("/cohorts/{cohort}/quizzes/{quiz}/parts/{part}/regrade/", 17),
     "grading queue": ("/cohorts/{cohort}/quizzes/{quiz}/grading/", 18),
     "score by hand": ("/cohorts/{cohort}/answers/{answer}/", 18),
+    "lab submission": ("/cohorts/{cohort}/submissions/{submission}/", 10),
 }
 
 
@@ -66,8 +67,9 @@ def _url(template: str, made: dict) -> str:
     quiz = made["quizzes"][-1]
     attempt = Attempt.objects.filter(quiz__slug=quiz).order_by("id").first()
     answer = AttemptAnswer.objects.filter(attempt=attempt).order_by("id").first()
+    submission = Submission.objects.filter(user__enrolments__cohort_id=made["cohort_id"]).order_by("id").first()
     return template.format(cohort=made["cohort_id"], quiz=quiz, attempt=attempt.id, part=answer.part_id,
-                           answer=answer.id)
+                           answer=answer.id, submission=submission.id)
 
 
 def _get(client: Client, url: str):

@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cohorts.models import AuditEntry, Cohort, Enrolment
-from cohorts.services import cohort_create
+from cohorts.services import cohort_create, cohort_submission_override
+from labs.models import Lab, Submission
 from quizzes.models import (
     Attempt,
     AttemptAnswer,
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.django_db
 SECRET_ANSWER = "31337"  # the victim's answer: a number no page of the attacker's cohort has
 SECRET_POINTS = 7.25  # the victim's score: 7.25 / 7.25
 SECRET_REASON = "confidential-medical-note"
+SECRET_CODE = "def victim_secret_kernel_qx(): pass"  # the victim student's lab submission
 
 
 # ----------------------------------------------------------------------------- the two cohorts
@@ -80,10 +82,12 @@ class World:
     my_student: User
     my_quiz: Quiz
     my_attempt: Attempt
+    victim_submission: Submission  # a graded lab submission of victim_student
 
     def leaks(self) -> list[str]:
         return [self.victim_student.username, self.victim_runner.username, self.victim.name, self.victim.invite_code,
-                SECRET_ANSWER, f"{SECRET_POINTS:g}", self.victim_quiz.title, self.victim_teacher.username]
+                SECRET_ANSWER, f"{SECRET_POINTS:g}", self.victim_quiz.title, self.victim_teacher.username,
+                "victim_secret_kernel_qx"]
 
 
 @pytest.fixture
@@ -105,14 +109,19 @@ def world() -> World:
     answer_save(attempt=victim_open, part_id=victim_open.layout[0]["parts"][0], answer=SECRET_ANSWER)
     my_quiz = quiz("my-quiz", question("my-q"), cohort=mine, max_attempts=1)
     my_attempt = graded(my_student, my_quiz, answer="1")
+    lab = Lab.objects.create(slug="scope-lab", title="Scope lab", statement="", starter="")
+    victim_submission = Submission.objects.create(
+        user=victim_student, lab=lab, code=SECRET_CODE, status="done", verdict="accepted", score=80.0,
+        result={"verdict": "accepted", "score": 80.0, "correct": True, "cases": [], "speedup": None,
+                "diagnostics": "", "wall_s": 1.0})
     return World(victim_teacher, victim, victim_student, victim_runner, insider, victim_quiz, victim_empty_quiz,
-                 victim_graded, victim_open, attacker, mine, my_student, my_quiz, my_attempt)
+                 victim_graded, victim_open, attacker, mine, my_student, my_quiz, my_attempt, victim_submission)
 
 
 def snapshot() -> dict:
     """Every row the workspace and the quiz pages could write."""
     models = [Cohort, Cohort.instructors.through, Enrolment, Quiz, Attempt, AttemptAnswer, Extension, AttemptGrant,
-              AuditEntry, Response, GradeChange, Regrade]
+              AuditEntry, Response, GradeChange, Regrade, Submission]
     state = {m.__name__: sorted(m.objects.values_list(), key=repr) for m in models}
     state["User"] = sorted(User.objects.values_list("id", "username", "is_superuser"))
     state["groups"] = sorted(User.groups.through.objects.values_list("user_id", "group_id"))
@@ -179,6 +188,9 @@ VICTIM_URLS = [
     r("grading_queue", "get", lambda w: [w.victim.id, w.victim_quiz.slug]),
     r("answer_by_hand", "get", lambda w: [w.victim.id, victim_answer(w)]),
     r("answer_by_hand", "post", lambda w: [w.victim.id, victim_answer(w)], lambda w: {"score": "0", "comment": "x"}),
+    r("cohort_submission", "get", lambda w: [w.victim.id, w.victim_submission.id]),
+    r("cohort_submission", "post", lambda w: [w.victim.id, w.victim_submission.id],
+      lambda w: {"score": "0", "reason": "pwned"}),
     # the quiz management views, on the victim's cohort quizzes
     r("quizzes:edit", "get", lambda w: [w.victim_quiz.slug], workspace=False),
     r("quizzes:edit", "post", lambda w: [w.victim_quiz.slug], lambda w: quiz_form(w, cohort=w.mine.id),
@@ -219,6 +231,9 @@ MIXED_URLS = [
     r("grading_queue", "get", lambda w: [w.mine.id, w.victim_quiz.slug]),
     r("answer_by_hand", "get", lambda w: [w.mine.id, victim_answer(w)]),
     r("answer_by_hand", "post", lambda w: [w.mine.id, victim_answer(w)], lambda w: {"score": "0", "comment": "x"}),
+    r("cohort_submission", "get", lambda w: [w.mine.id, w.victim_submission.id]),
+    r("cohort_submission", "post", lambda w: [w.mine.id, w.victim_submission.id],
+      lambda w: {"score": "0", "reason": "pwned"}),
     r("quizzes:quiz", "get", lambda w: [w.victim_quiz.slug], workspace=False),
     r("quizzes:start", "post", lambda w: [w.victim_quiz.slug], lambda w: {"mode": "timed"}, workspace=False),
 ]
@@ -413,3 +428,18 @@ def test_the_attempt_view_shows_only_the_cohorts_own_audit_rows(client, world, s
     assert response.status_code == 200
     page = response.content.decode()
     assert SECRET_REASON not in page and world.victim_teacher.username not in page
+
+
+def test_a_shared_students_submission_shows_only_the_cohorts_own_override_rows(client, world):
+    """The victim's instructor overrode the shared student's lab score with a confidential reason: from the
+    attacker's cohort the page opens (their student too), with the score that counts, but neither who set it,
+    nor why, nor the victim cohort's audit row."""
+    Enrolment.objects.create(cohort=world.mine, student=world.victim_student)
+    cohort_submission_override(cohort=world.victim, submission=world.victim_submission, score=55.0,
+                               reason=SECRET_REASON, actor=world.victim_teacher)
+    client.force_login(world.attacker)
+    response = client.get(reverse("cohort_submission", args=[world.mine.id, world.victim_submission.id]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "55" in page and SECRET_REASON not in page and world.victim_teacher.username not in page
+    assert list(response.context["audit"]) == []
