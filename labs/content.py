@@ -27,8 +27,20 @@ class LabFolder:
 
     @property
     def content_hash(self) -> str:
-        blob = json.dumps([self.meta, self.cases, self.statement, self.starter], sort_keys=True, default=str)
+        """Everything that decides a verdict or what the learner reads: the folder's files and the source of
+        the problem module (the checker) and of the reference kernel. A new hash is a new version of the lab,
+        whose earlier submissions ``rerun_lab`` can grade again."""
+        code = [_module_source(self.meta.get("problem")), _module_source(self.meta.get("reference"))]
+        blob = json.dumps([self.meta, self.cases, self.statement, self.starter, code], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _module_source(name) -> str:
+    """A module of this repository by name, read as text, never imported (the web process has no torch)."""
+    if not isinstance(name, str) or not name:
+        return ""
+    path = Path(__file__).resolve().parents[1].joinpath(*name.split(".")).with_suffix(".py")
+    return path.read_text() if path.is_file() else ""
 
 
 def labs_root() -> Path:
@@ -90,6 +102,8 @@ def labs_sync(*, root: Path, dry_run: bool = False) -> tuple[list[str], list[str
 
 
 def _labs_sync(*, root: Path, dry_run: bool) -> tuple[list[str], list[str]]:
+    from django.utils import timezone
+
     from labs.models import Lab
 
     changes: list[str] = []
@@ -110,7 +124,8 @@ def _labs_sync(*, root: Path, dry_run: bool) -> tuple[list[str], list[str]]:
             Lab.objects.create(slug=lab.slug, **fields)
             changes.append(f"lab {lab.slug}: created")
         elif row.content_hash != lab.content_hash:
-            Lab.objects.filter(pk=row.pk).update(**fields)
+            # updated_at marks the new version: submissions finished before it may be re-run (rerun_lab)
+            Lab.objects.filter(pk=row.pk).update(**fields, updated_at=timezone.now())
             changes.append(f"lab {lab.slug}: updated")
     return changes, problems
 

@@ -88,6 +88,41 @@ class Submission(models.Model):
         return self.score_override if self.score_override is not None else self.score
 
 
+class LabRerun(models.Model):
+    """One re-run of a lab's finished submissions after its checker, cases or reference changed: who, when,
+    why, and the lab content it re-ran them against (a second run against the same content finds nothing)."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="reruns")
+    content_hash = models.CharField(max_length=64)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text="empty: run from a shell")
+    reason = models.CharField(max_length=300)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"re-run of {self.lab_id} at {self.at:%Y-%m-%d %H:%M}" if self.at else f"re-run of {self.lab_id}"
+
+
+class SubmissionRerun(models.Model):
+    """A submission's grade before a re-run; the learner's page shows it beside the new one."""
+
+    rerun = models.ForeignKey(LabRerun, on_delete=models.CASCADE, related_name="submissions")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="reruns")
+    old_verdict = models.CharField(max_length=16, blank=True)
+    old_score = models.FloatField(null=True, blank=True)
+    old_result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["rerun", "submission"], name="one_rerun_row_per_submission")]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} before re-run {self.rerun_id}: {self.old_verdict}"
+
+
 class WorkerHeartbeat(models.Model):
     """What each grading worker last said about itself: which sandbox backend runs the submissions it
     takes. The pages' banner reads these rows; the web process never asks Docker."""

@@ -10,12 +10,12 @@ import math
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from graders.labs.score import lab_score
 from labs.grading import MAX_CODE_BYTES, GradeReport, Verdict
-from labs.models import Lab, Submission, WorkerHeartbeat
+from labs.models import Lab, LabRerun, Submission, SubmissionRerun, WorkerHeartbeat
 
 log = logging.getLogger("labs")
 MAX_GRADING_ATTEMPTS = 3  # in all, the sweeper's requeues included
@@ -171,3 +171,44 @@ def worker_heartbeat(*, hostname: str, queues: str) -> WorkerHeartbeat:
         "backend": status["name"], "unsafe": status["unsafe"], "problem": status["problem"][:300], "queues": queues,
         "seen_at": timezone.now()})
     return heartbeat
+
+
+# ----------------------------------------------------------------------------- re-running after a lab changes
+
+
+def lab_rerun_candidates(*, lab: Lab, every: bool = False):
+    """Finished submissions graded before the lab's current version (``Lab.updated_at`` moves when its
+    content hash does) and not re-run against it yet: each student's latest one, or ``every`` one."""
+    done = (Submission.objects.filter(lab=lab, status=Submission.Status.DONE, finished_at__lt=lab.updated_at)
+            .exclude(reruns__rerun__content_hash=lab.content_hash))
+    if not every:
+        latest = Submission.objects.filter(lab=lab, user=OuterRef("user"), status=Submission.Status.DONE).order_by(
+            "-created_at", "-id").values("id")[:1]
+        done = done.filter(id=Subquery(latest))
+    return done.order_by("user__username", "id")
+
+
+def lab_rerun(*, lab: Lab, reason: str, actor: User | None = None, every: bool = False) -> LabRerun | None:
+    """Grade the candidates again, as new grading runs of the same rows: their old verdict, score and result
+    are kept (``SubmissionRerun``) and shown to the learner beside the new ones. Idempotent: a second run
+    against the same lab content finds nothing to do and returns None."""
+    reason = reason.strip()
+    if not reason:
+        raise SubmissionRejected("Say why the submissions are graded again (the learners read it).")
+    with transaction.atomic():
+        rows = list(lab_rerun_candidates(lab=lab, every=every).select_for_update(of=("self",)).values(
+            "id", "verdict", "score", "result"))
+        if not rows:
+            return None
+        rerun = LabRerun.objects.create(lab=lab, content_hash=lab.content_hash, actor=actor, reason=reason[:300])
+        SubmissionRerun.objects.bulk_create([
+            SubmissionRerun(rerun=rerun, submission_id=r["id"], old_verdict=r["verdict"], old_score=r["score"],
+                            old_result=r["result"]) for r in rows])
+        ids = [r["id"] for r in rows]
+        Submission.objects.filter(id__in=ids).update(
+            status=Submission.Status.QUEUED, progress=f"queued to be graded again: {reason}"[:200], attempts=0,
+            verdict="", score=None, result={}, speed_review=Submission.SpeedReview.NONE, started_at=None,
+            finished_at=None, updated_at=timezone.now())
+        transaction.on_commit(lambda: [submission_enqueue(submission_id=i) for i in ids])
+    log.info("lab %s: %d submissions queued to be graded again (%s)", lab.slug, len(ids), reason)
+    return rerun

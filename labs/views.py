@@ -39,7 +39,8 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = get_object_or_404(submissions_visible_to(request.user).select_related("lab"), id=submission_id)
     template = "labs/_submission_status.html" if request.htmx else "labs/submission_detail.html"
     reviewable = is_instructor(request.user) and speed_reviews_for(request.user).filter(id=submission.id).exists()
-    return render(request, template, {"submission": submission, "reviewable": reviewable})
+    rerun = submission.reruns.select_related("rerun").first()  # the latest: its grade before that re-run
+    return render(request, template, {"submission": submission, "reviewable": reviewable, "rerun": rerun})
 
 
 @login_required
