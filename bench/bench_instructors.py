@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, engine: str) -> None:
     from cohorts.models import Cohort
     from cohorts.selectors import cohort_quizzes, cohort_students
     from labs.models import Submission
-    from quizzes.models import Attempt, AttemptAnswer
+    from quizzes.models import Attempt, AttemptAnswer, Part
 
     setup_test_environment()  # the test client's host, and no e-mail leaves
     warnings.filterwarnings("ignore", message="No directory at")  # no collectstatic here
@@ -149,9 +149,15 @@ def run(args: argparse.Namespace, engine: str) -> None:
              (base + "export.csv", "wide CSV"), (base + "responses.csv", "long CSV"),
              (f"{base}quizzes/{quiz}/parts/{part_id}/", "part report"),
              (f"{base}quizzes/{quiz}/parts/{part_id}/answers/?misconception={rule}", "answers behind a misconception"),
-             (f"{base}quizzes/{quiz}/parts/{part_id}/regrade/", "regrade dry run"),
+             (f"{base}quizzes/{quiz}/parts/{part_id}/regrade/", "regrade dry run (a rule removed)"),
              (f"{base}quizzes/{quiz}/grading/", "grading queue"), (f"{base}answers/{answer_id}/", "score by hand"),
              (f"{base}labs/{lab}/", "lab analytics")]
+    # The dry run with work to do: the part's commonest misconception rule taken out of its key, so every
+    # answer that matched it grades again to a plain "wrong" (the worst case: no answer left unchanged by luck)
+    part = Part.objects.get(pk=part_id)
+    part.spec = {**part.spec, "misconceptions": [m for m in part.spec.get("misconceptions") or []
+                                                 if str(m.get("id")) != rule]}
+    part.save(update_fields=["spec"])
     print(f"{'page':<44} {'ms':>8} {'queries':>8} {'KiB':>8}   (median of {args.repeats} after 1 warm-up)")
     results = []
     for url, what in pages:

@@ -9,23 +9,20 @@ import datetime as dt
 import json
 import re
 from html.parser import HTMLParser
-from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
-from django.db import transaction
 from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 
-from cohorts.demo import demo_cohort_make
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
 from labs.analytics import cohort_labs, failure_class, lab_cohort_analytics
 from labs.content import labs_root, labs_sync
 from labs.grading.report import GradeReport
 from labs.models import Lab, Submission
+from tests.cohorts.demo_data import demo_cohorts
 from tests.factories import instructor_make, user_make
 
 pytestmark = pytest.mark.django_db
@@ -288,15 +285,8 @@ MOST_QUERIES = 16  # measured: 15 (session, user, the role thrice, cohort, lab, 
 @pytest.fixture(scope="module")
 def demos(django_db_setup, django_db_blocker):
     """The content and two demo cohorts, made once for these tests in a transaction rolled back at the end."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            call_command("load_content", stdout=StringIO(), stderr=StringIO())
-            yield {"small": demo_cohort_make(**SMALL), "large": demo_cohort_make(**LARGE)}
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with demo_cohorts(django_db_blocker, small=SMALL, large=LARGE) as made:
+        yield made
 
 
 def _busiest_lab(made: dict) -> str:

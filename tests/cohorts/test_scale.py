@@ -12,7 +12,6 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import transaction
 from django.test import Client
 
 from cohorts import demo
@@ -22,6 +21,7 @@ from drills.models import Card, ReviewLog, ReviewState
 from labs.models import Submission
 from quizzes.models import Attempt, AttemptAnswer, Part, Quiz
 from quizzes.services.attempts import _draws, attempt_grade, attempt_layout
+from tests.cohorts.demo_data import demo_cohorts
 
 pytestmark = pytest.mark.django_db
 
@@ -52,15 +52,8 @@ PAGES = {
 def cohorts(django_db_setup, django_db_blocker):
     """The content and two demo cohorts, made once for the module inside a transaction rolled back at its end
     (each test runs in a savepoint inside it)."""
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            call_command("load_content", stdout=StringIO(), stderr=StringIO())
-            yield {"small": demo_cohort_make(**SMALL), "large": demo_cohort_make(**LARGE)}
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
+    with demo_cohorts(django_db_blocker, small=SMALL, large=LARGE) as made:
+        yield made
 
 
 def _url(template: str, made: dict) -> str:
