@@ -197,6 +197,8 @@ def import_notes(*, deck_slug: str, notes: list[Note], title: str | None = None)
     """Write notes into deck ``deck_slug`` in one transaction: a note whose GUID is one of our cards updates it."""
     from django.db import transaction
 
+    from quizzes.templatetags.mathdown import clean_rich_text
+
     from .models import Card
     from .services import card_upsert, deck_upsert
 
@@ -204,7 +206,7 @@ def import_notes(*, deck_slug: str, notes: list[Note], title: str | None = None)
     with transaction.atomic():
         deck, _ = deck_upsert(slug=deck_slug, title=title or deck_slug)
         for order, note in enumerate(notes):
-            front, back = (from_anki_latex(t.replace("<br>", "\n")) for t in (note.front, note.back))
+            front, back = (clean_rich_text(from_anki_latex(t.replace("<br>", "\n"))) for t in (note.front, note.back))
             existing = Card.objects.filter(guid=note.guid).first() if note.guid else None
             key = existing.key if existing is not None and existing.deck_id == deck.id else note_key(note)
             fields = {"front": front, "back": back, "tags": list(note.tags)}

@@ -22,6 +22,10 @@ def chromium_page():
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        # a script or style the Content-Security-Policy blocked, and any dialog (alert() is what an injected
+        # script does first): both are failures of every browser test
+        page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
+        page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
         page.on("response", lambda r: r.status >= 400 and not r.url.endswith("favicon.ico")
                 and errors.append(f"{r.status} {r.url}"))
         try:
