@@ -2,7 +2,8 @@
 
 Configuration, first found wins: ``--url`` / ``--token``; then ``QUANTPREP_URL`` / ``QUANTPREP_TOKEN``;
 then, for the token, the file ``$XDG_CONFIG_HOME/quantprep/token`` (``~/.config/quantprep/token``); the URL
-defaults to http://127.0.0.1:8000.
+defaults to http://127.0.0.1:8000. The token is sent only over https, or over http to this machine, unless
+``--allow-http`` (or ``QUANTPREP_ALLOW_HTTP=1``) says otherwise.
 
 Exit codes: 0 the request succeeded (for ``submit``: the submission was graded, whatever the verdict);
 1 the server could not be reached, refused the token or the request, or grading did not finish in time;
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,6 +43,20 @@ def token_file() -> Path:
 
 def resolve_url(flag: str | None) -> str:
     return (flag or os.environ.get("QUANTPREP_URL") or DEFAULT_URL).rstrip("/")
+
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def check_transport(url: str, *, allow_http: bool) -> None:
+    """The token travels in every request: never in clear text to another machine unless the user says so."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and (parts.hostname in LOCAL_HOSTS or allow_http)):
+        return
+    if parts.scheme == "http":
+        raise UsageError(f"refusing to send your API token over plain http to {parts.hostname}: use https://, "
+                         "or pass --allow-http (or set QUANTPREP_ALLOW_HTTP=1) on a network you trust")
+    raise UsageError(f"the server URL must start with https:// (or http:// for this machine), not {url!r}")
 
 
 def resolve_token(flag: str | None, *, err: TextIO) -> str:
@@ -224,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"server (default: $QUANTPREP_URL, else {DEFAULT_URL})")
     common.add_argument("--token", default=argparse.SUPPRESS,
                         help="API token (default: $QUANTPREP_TOKEN, else ~/.config/quantprep/token)")
+    common.add_argument("--allow-http", action="store_true", default=argparse.SUPPRESS,
+                        help="send the token over plain http to another machine (default: only https, or "
+                             "http to this machine; also $QUANTPREP_ALLOW_HTTP=1)")
     parser = argparse.ArgumentParser(prog="quantprep", parents=[common],
                                      description="Submit QuantPrep labs and follow their grading.",
                                      epilog="Exit codes: 0 done (a graded submission, whatever its verdict), "
@@ -259,8 +278,10 @@ def main(argv: list[str] | None = None, *, transport: httpx.BaseTransport | None
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on a usage error, as argparse does
     try:
-        client = Client(resolve_url(getattr(args, "url", None)), resolve_token(getattr(args, "token", None), err=err),
-                        transport=transport)
+        url = resolve_url(getattr(args, "url", None))
+        check_transport(url, allow_http=getattr(args, "allow_http", False)
+                        or os.environ.get("QUANTPREP_ALLOW_HTTP", "") in ("1", "true", "yes"))
+        client = Client(url, resolve_token(getattr(args, "token", None), err=err), transport=transport)
         with client:
             return args.handler(client, args, out, err)
     except (UsageError, httpx.InvalidURL) as exc:

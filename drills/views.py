@@ -73,7 +73,7 @@ def card_rate(request: HttpRequest, card_id: int) -> HttpResponse:
     except ValueError:
         rating = 0
     if rating not in services.RATINGS:
-        return HttpResponse("rating must be 1, 2, 3 or 4", status=400)
+        return HttpResponse("rating must be 1, 2, 3 or 4", status=400, content_type="text/plain; charset=utf-8")
     services.review_record(user=request.user, card=card, rating=rating, now=timezone.now())
     url = "drills:review"
     deck = request.POST.get("deck")
@@ -87,7 +87,7 @@ def settings_save(request: HttpRequest) -> HttpResponse:
         services.settings_update(user=request.user, desired_retention=float(request.POST["desired_retention"]),
                                  new_per_day=int(request.POST["new_per_day"]))
     except (KeyError, ValueError) as exc:
-        return HttpResponse(f"bad settings: {exc}", status=400)
+        return HttpResponse(f"bad settings: {exc}", status=400, content_type="text/plain; charset=utf-8")
     return redirect("drills:review")
 
 

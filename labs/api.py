@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -33,6 +34,7 @@ class BearerToken(HttpBearer):
 
 
 api = NinjaAPI(title="QuantPrep API", version="1", urls_namespace="api", auth=BearerToken(),
+               docs_decorator=login_required,  # the interactive docs for signed-in users only
                description="Labs and submissions for the quantprep command-line client (docs/cli.md).")
 
 

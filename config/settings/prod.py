@@ -17,8 +17,12 @@ if SANDBOX_BACKEND != "docker" and not SANDBOX_ALLOW_UNSAFE:  # noqa: F405
         "(auto); production needs docker. Set SANDBOX_ALLOW_UNSAFE=1 to run it anyway.")
 
 DEBUG = False
-if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):  # noqa: F405
-    raise ImproperlyConfigured("Production needs SECRET_KEY: at least 50 random characters.")
+PUBLIC_KEYS = ("django-insecure", "dev-only-key", "test-only-key")  # the keys in this repository's settings
+if (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 20  # noqa: F405
+        or any(marker in SECRET_KEY for marker in PUBLIC_KEYS)):  # noqa: F405
+    raise ImproperlyConfigured("Production needs SECRET_KEY: at least 50 random characters (at least 20 different "
+                               "ones), not a key from this repository; e.g. python -c 'import secrets; "
+                               "print(secrets.token_urlsafe(50))'.")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))

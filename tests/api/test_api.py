@@ -208,7 +208,10 @@ def test_an_instructor_sees_what_the_web_pages_show_them(lab, queued):
 
 
 def test_the_openapi_schema_describes_the_endpoints_and_the_bearer_scheme():
-    schema = Client().get("/api/openapi.json").json()
+    assert Client().get("/api/openapi.json").status_code == 302  # signed-in users only, like /api/docs
+    client = Client()
+    client.force_login(user_make("schema-reader"))
+    schema = client.get("/api/openapi.json").json()
     assert {"/api/labs", "/api/labs/{slug}/submissions", "/api/submissions/{submission_id}"} <= set(schema["paths"])
     schemes = schema["components"]["securitySchemes"]
     assert any(s.get("scheme") == "bearer" for s in schemes.values())

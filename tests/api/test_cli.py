@@ -133,8 +133,32 @@ def test_an_unreachable_server_is_exit_1_without_a_traceback(config):
 def test_a_server_that_is_not_quantprep_is_exit_1(config):
     page = httpx.MockTransport(lambda r: httpx.Response(200, text="<html>hello</html>",
                                                         headers={"content-type": "text/html"}))
-    code, _, err = run(["--token", "qp_x", "--url", "http://elsewhere.test", "labs"], transport=page)
-    assert code == 1 and "is http://elsewhere.test a QuantPrep server?" in err
+    code, _, err = run(["--token", "qp_x", "--url", "https://elsewhere.test", "labs"], transport=page)
+    assert code == 1 and "is https://elsewhere.test a QuantPrep server?" in err
+
+
+def test_the_token_never_goes_over_plain_http_to_another_machine_unless_allowed(config, monkeypatch):
+    sent = []
+
+    def record(request):
+        sent.append(request.headers.get("authorization"))
+        return httpx.Response(200, json=[])
+
+    code, _, err = run(["--token", "qp_secret", "--url", "http://school.example", "labs"],
+                       transport=httpx.MockTransport(record))
+    assert code == 2 and "refusing to send your API token over plain http to school.example" in err
+    assert sent == []  # nothing left the machine
+    code, _, err = run(["--token", "qp_secret", "--url", "ftp://school.example", "labs"],
+                       transport=httpx.MockTransport(record))
+    assert code == 2 and "must start with https://" in err and sent == []
+    assert run(["--token", "qp_secret", "--url", "http://localhost:8000", "labs"],
+               transport=httpx.MockTransport(record))[0] == 0
+    assert run(["--token", "qp_secret", "--url", "http://school.example", "labs", "--allow-http"],
+               transport=httpx.MockTransport(record))[0] == 0
+    monkeypatch.setenv("QUANTPREP_ALLOW_HTTP", "1")
+    assert run(["--token", "qp_secret", "--url", "http://school.example", "labs"],
+               transport=httpx.MockTransport(record))[0] == 0
+    assert sent == ["Bearer qp_secret"] * 3
 
 
 # --- progress -----------------------------------------------------------------------------------
