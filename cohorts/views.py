@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -7,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from cohorts.services import InviteCodeInvalid, cohort_join, student_register
+from config.limits import client_address, limit_hit
 
 
 class RegisterForm(UserCreationForm):
@@ -20,6 +22,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def register(request: HttpRequest) -> HttpResponse:
     form = RegisterForm(request.POST or None)
+    if request.method == "POST":  # counted per address, valid or not: a script creating accounts is cut off
+        retry = limit_hit(key=f"register:{client_address(request)}", limit=settings.REGISTRATIONS_PER_HOUR,
+                          window_s=3600)
+        if retry is not None:
+            response = render(request, "registration/register.html", {
+                "form": form, "refused": f"Too many accounts were created from your address in the last hour. "
+                                         f"Try again in {retry // 60 + 1} minutes."}, status=429)
+            response["Retry-After"] = str(retry)
+            return response
     if request.method == "POST" and form.is_valid():
         try:
             user = student_register(username=form.cleaned_data["username"], password=form.cleaned_data["password1"],
@@ -27,7 +38,7 @@ def register(request: HttpRequest) -> HttpResponse:
         except InviteCodeInvalid as exc:
             form.add_error("invite_code", str(exc))
         else:
-            login(request, user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
     return render(request, "registration/register.html", {"form": form})
 

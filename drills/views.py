@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from config.limits import answer_check_limited
 from graders.answers import check_answer
 
 from . import anki, selectors, services
@@ -59,6 +60,8 @@ def card_check(request: HttpRequest, card_id: int) -> HttpResponse:
     card = get_object_or_404(Card, id=card_id)
     if not card.answer:
         raise Http404("this card has no graded answer")
+    if (refused := answer_check_limited(request)) is not None:
+        return refused
     result = check_answer(request.POST.get("answer", ""), card.answer)
     suggest = 3 if result.correct else 1
     return render(request, "drills/_check.html", {"result": result, "suggest": suggest, "card": card})

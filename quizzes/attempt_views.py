@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
 from cohorts.selectors import cohorts_taught_by
+from config.limits import answer_check_limited
 from quizzes import selectors
 from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.forms import QuizForm
@@ -112,6 +113,8 @@ def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> Json
 @require_POST
 def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -> HttpResponse:
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
+    if (refused := answer_check_limited(request)) is not None:
+        return refused
     try:
         row, result = answer_check(attempt=attempt, part_id=part_id, answer=_answer_from(request))
     except Part.DoesNotExist:

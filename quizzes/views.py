@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from config.limits import answer_check_limited
 from quizzes.content import CARD_GROUP
 from quizzes.models import Part, Question, Response
 from quizzes.selectors import part_params, prompt_fill
@@ -31,6 +32,8 @@ def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     part = get_object_or_404(Part, question__slug=slug, key=key)
+    if (refused := answer_check_limited(request)) is not None:
+        return refused
     result, _ = response_save(user=request.user, part=part, answer=request.POST.get("answer", ""))
     if request.htmx:
         return render(request, "_verdict.html", {"result": result})

@@ -18,6 +18,14 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_start_afresh():
+    """The rate limits count in the cache: each test starts with none spent (user ids repeat across tests)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs between machines comes from the
 environment (see the configuration table in README.md); misconfiguration fails fast."""
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",  # /api/docs from its own static files, not a CDN
+    "axes",
     "cohorts",
     "quizzes",
     "labs",
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.RequestSizeLimitMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -44,7 +47,36 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login lockout (django-axes): an account is locked after AXES_FAILURE_LIMIT wrong passwords in a row, on
+# the site's login and the admin's alike, for AXES_COOLOFF_TIME; the page says so (429).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "10"))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(env("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# axes warns that a lock per account alone can be dodged by rotating cookies: ours counts per username,
+# which no cookie changes; a lock per address would shut out a whole classroom behind one NAT.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Rate limits (config/limits.py), counted in the cache: Redis when CACHE_URL is set (production, and any
+# deployment with more than one web process), else each process's memory.
+ANSWER_CHECKS_PER_MINUTE = int(env("ANSWER_CHECKS_PER_MINUTE", "30"))
+REGISTRATIONS_PER_HOUR = int(env("REGISTRATIONS_PER_HOUR", "5"))  # per client address
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)  # trust X-Forwarded-For (set by our own reverse proxy)
+CACHE_URL = env("CACHE_URL", "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# No request body larger than this is read (config/security.py); uploads stay in memory up to it, so none
+# is spooled to disk. The reverse proxy should refuse it first (nginx: client_max_body_size 2m).
+MAX_REQUEST_BYTES = int(env("MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:",

@@ -14,3 +14,12 @@ function renderMath(root) {
 }
 document.addEventListener("DOMContentLoaded", () => renderMath(document.body));
 document.addEventListener("htmx:afterSwap", (event) => renderMath(event.detail.target));
+
+// A refusal the server explains (409: not now, e.g. an exam in progress; 429: too many, try again later)
+// is shown where the verdict would go, like any answer.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if ([409, 429].includes(event.detail.xhr.status)) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -2,11 +2,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from drills import selectors, services
 from drills.models import Card, Deck
-from tests.factories import PASSWORD, user_make
+from tests.factories import user_make
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -33,7 +34,7 @@ def test_progress_stats_retention_forecast_topics():
 @pytest.mark.django_db
 def test_progress_page_carries_its_data_for_chartjs(client):
     user_make("ana")
-    client.login(username="ana", password=PASSWORD)
+    client.force_login(User.objects.get(username="ana"))
     page = client.get(reverse("drills:progress")).content.decode()
     assert "chart.umd.min.js" in page and 'id="progress-data"' in page
     data = page.split('id="progress-data" type="application/json">')[1].split("</script>")[0]

@@ -1,11 +1,12 @@
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from drills.models import Card, Deck, ReviewLog
 from drills.services import card_guid
 from quizzes.catalogue import catalogue_sync
 from quizzes.models import Attempt, Part
-from tests.factories import PASSWORD, user_make
+from tests.factories import user_make
 
 
 def make_cards():
@@ -21,7 +22,7 @@ def make_cards():
 @pytest.mark.django_db
 def test_review_page_shows_front_buttons_with_intervals_and_rating_records(client):
     user_make("ana")
-    client.login(username="ana", password=PASSWORD)
+    client.force_login(User.objects.get(username="ana"))
     plain, _ = make_cards()
     page = client.get(reverse("drills:review")).content.decode()
     assert "What is" in page and 'id="count-new" data-count="2"' in page
@@ -36,7 +37,7 @@ def test_review_page_shows_front_buttons_with_intervals_and_rating_records(clien
 @pytest.mark.django_db
 def test_graded_card_check_suggests_a_rating(client):
     user_make("ana")
-    client.login(username="ana", password=PASSWORD)
+    client.force_login(User.objects.get(username="ana"))
     _, graded = make_cards()
     ok = client.post(reverse("drills:check", args=[graded.id]), {"answer": "14 GB"}).content.decode()
     assert 'data-suggest="3"' in ok and "data-latex=" in ok
@@ -53,7 +54,7 @@ def test_review_page_needs_login(client):
 def test_a_deck_and_a_tag_are_taken_as_graded_quizzes_of_their_graded_cards(client):
     """The review page links a deck's quiz; its attempt asks exactly the graded cards and grades them."""
     user_make("ana")
-    client.login(username="ana", password=PASSWORD)
+    client.force_login(User.objects.get(username="ana"))
     _, graded = make_cards()
     graded.tags = ["memory"]
     graded.save()
