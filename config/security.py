@@ -6,7 +6,7 @@ Scripts come only from our own static files (no inline script, no eval), so text
 sanitizer still cannot run; styles may be inline because KaTeX, MathLive, CodeMirror and htmx set them."""
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 
 
 class RequestSizeLimitMiddleware:
@@ -19,8 +19,10 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_BYTES:
-            return HttpResponse(f"The request is larger than {settings.MAX_REQUEST_BYTES // 1024} KB.", status=413,
-                                content_type="text/plain; charset=utf-8")
+            message = f"The request is larger than {settings.MAX_REQUEST_BYTES // 1024} KB."
+            if request.path.startswith("/api/"):  # the API's errors are JSON, whatever refuses them
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
 

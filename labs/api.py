@@ -19,7 +19,7 @@ from cohorts.tokens import token_authenticate
 from labs.grading import MAX_CODE_BYTES
 from labs.models import Lab, Submission
 from labs.selectors import submissions_visible_to
-from labs.services import SubmissionRejected, submission_create
+from labs.services import SubmissionRejected, TooManySubmissions, submission_create
 
 UNAUTHORIZED = ("The API token is missing, unknown, expired or revoked. Send 'Authorization: Bearer <token>'; "
                 "an instructor makes one with 'python manage.py api_token USERNAME'.")
@@ -97,7 +97,7 @@ def lab_list(request: HttpRequest):
     return list(Lab.objects.values("slug", "title", "summary"))
 
 
-@api.post("/labs/{slug}/submissions", response={201: SubmissionCreated, 400: Message, 404: Message},
+@api.post("/labs/{slug}/submissions", response={201: SubmissionCreated, 400: Message, 404: Message, 429: Message},
           summary="Submit code to a lab; grading is queued")
 def submission_post(request: HttpRequest, slug: str, payload: SubmissionIn):
     lab = Lab.objects.filter(slug=slug).first()
@@ -105,6 +105,11 @@ def submission_post(request: HttpRequest, slug: str, payload: SubmissionIn):
         raise HttpError(404, f"There is no lab called {slug!r}; 'quantprep labs' lists them.")
     try:
         submission = submission_create(user=request.auth, lab=lab, code=payload.code)
+    except TooManySubmissions as exc:
+        response = api.create_response(request, {"detail": str(exc)}, status=429)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     except SubmissionRejected as exc:
         return Status(400, {"detail": str(exc)})
     return Status(201, {"id": submission.id, "status": submission.status, **_urls(request, submission)})

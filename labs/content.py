@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 REQUIRED = {"slug", "title", "reference", "problem", "entry", "points", "speed_points", "speed_cap", "limits"}
-OPTIONAL = {"summary", "forbidden_imports", "forbidden_names", "accuracy", "bench"}
+OPTIONAL = {"summary", "forbidden_imports", "forbidden_names", "accuracy", "bench", "submissions_per_hour"}
 
 
 @dataclass(frozen=True)

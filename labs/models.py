@@ -56,6 +56,8 @@ class Submission(models.Model):
     backend = models.CharField(max_length=20, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="grading attempts (internal errors retry)")
     speed_review = models.CharField(max_length=8, choices=SpeedReview.choices, blank=True, db_index=True)
+    held = models.BooleanField(default=False, help_text="queued behind the learner's submission being graded: "
+                                                        "sent to the workers when that one is done")
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="speed_reviews")
     reviewed_at = models.DateTimeField(null=True, blank=True)

@@ -30,15 +30,75 @@ class SubmissionRejected(ValueError):
     pass
 
 
+class TooManySubmissions(SubmissionRejected):
+    """A limit on waiting or recent submissions; ``retry_after`` in seconds when waiting helps at a known time."""
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+WAITING = (Submission.Status.QUEUED, Submission.Status.PREPARING, Submission.Status.RUNNING, Submission.Status.SCORING)
+
+
+def _check_limits(*, user: User, lab: Lab, now: dt.datetime) -> None:
+    """At most LAB_MAX_WAITING of a learner's submissions wait to be graded, and a lab may cap submissions
+    per learner per hour (``submissions_per_hour`` in lab.toml)."""
+    waiting = Submission.objects.filter(user=user, status__in=WAITING).count()
+    if waiting >= settings.LAB_MAX_WAITING:
+        raise TooManySubmissions(f"You already have {waiting} submissions waiting to be graded: wait for one to "
+                                 "finish before you send another.")
+    per_hour = lab.config.get("submissions_per_hour")
+    if per_hour:
+        since = now - dt.timedelta(hours=1)
+        recent = list(Submission.objects.filter(user=user, lab=lab, created_at__gte=since)
+                      .order_by("created_at").values_list("created_at", flat=True))
+        if len(recent) >= per_hour:
+            retry = max(1, int((recent[0] + dt.timedelta(hours=1) - now).total_seconds()))
+            raise TooManySubmissions(f"This lab takes at most {per_hour} submissions an hour from each learner; "
+                                     f"the next one is possible in {retry // 60 + 1} minutes.", retry_after=retry)
+
+
 @transaction.atomic
 def submission_create(*, user: User, lab: Lab, code: str) -> Submission:
     if not code.strip():
         raise SubmissionRejected("The submission is empty.")
     if len(code.encode()) > MAX_CODE_BYTES:
         raise SubmissionRejected(f"The submission is larger than {MAX_CODE_BYTES // 1024} KB.")
-    submission = Submission.objects.create(user=user, lab=lab, code=code, progress="queued")
-    transaction.on_commit(lambda: submission_enqueue(submission_id=submission.id))
+    User.objects.select_for_update().filter(pk=user.pk).first()  # one learner's submissions, one at a time
+    _check_limits(user=user, lab=lab, now=timezone.now())
+    # A learner has one submission with the workers at a time; the next waits here, not in the shared queue,
+    # so that one learner's burst delays another learner's verdict by one job at most.
+    held = Submission.objects.filter(user=user, status__in=WAITING).exists()
+    submission = Submission.objects.create(user=user, lab=lab, code=code, held=held,
+                                           progress="waiting for your previous submission" if held else "queued")
+    if not held:
+        transaction.on_commit(lambda: submission_enqueue(submission_id=submission.id))
     return submission
+
+
+def submission_release_next(*, user_id: int) -> int | None:
+    """When a learner's submission is done, send their next held one to the workers. Returns its id."""
+    with transaction.atomic():
+        if Submission.objects.filter(user_id=user_id, status__in=WAITING, held=False).exists():
+            return None  # one is still with the workers (a retry, or a release already made)
+        nxt = (Submission.objects.select_for_update().filter(user_id=user_id, held=True, status=Submission.Status.QUEUED)
+               .order_by("created_at", "id").first())
+        if nxt is None:
+            return None
+        Submission.objects.filter(pk=nxt.pk).update(held=False, progress="queued", updated_at=timezone.now())
+        transaction.on_commit(lambda: submission_enqueue(submission_id=nxt.id))
+    return nxt.id
+
+
+def queue_position(*, submission: Submission) -> int | None:
+    """How many submissions are ahead of this one with the workers, plus one; None when it is not waiting
+    there (held behind the learner's own, or already being graded or done)."""
+    if submission.status != Submission.Status.QUEUED or submission.held:
+        return None
+    # a queued row's updated_at is when it was sent to the workers (created, released or requeued)
+    return Submission.objects.filter(status=Submission.Status.QUEUED, held=False, updated_at__lt=submission.updated_at
+                                     ).count() + 1
 
 
 def submission_enqueue(*, submission_id: int, delay_s: float = 0) -> None:
@@ -99,7 +159,7 @@ def submissions_requeue_stuck(*, now: dt.datetime | None = None) -> list[int]:
     error the learner is told about, instead of going round for ever."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(seconds=settings.LAB_STUCK_AFTER_S)
-    stuck = Submission.objects.filter(updated_at__lt=cutoff).exclude(status=Submission.Status.DONE)
+    stuck = Submission.objects.filter(updated_at__lt=cutoff, held=False).exclude(status=Submission.Status.DONE)
     requeued = []
     for submission_id, attempts in stuck.values_list("id", "attempts"):
         still_stuck = Submission.objects.filter(id=submission_id, updated_at__lt=cutoff).exclude(
@@ -115,6 +175,9 @@ def submissions_requeue_stuck(*, now: dt.datetime | None = None) -> list[int]:
             requeued.append(submission_id)
     if requeued:
         log.warning("requeued stuck submissions %s", requeued)
+    # a held submission whose release was lost (its worker died between the verdict and the release)
+    for user_id in set(Submission.objects.filter(held=True, updated_at__lt=cutoff).values_list("user_id", flat=True)):
+        submission_release_next(user_id=user_id)
     return requeued
 
 

@@ -35,6 +35,8 @@ def grade_submission(submission_id: int, device: str = "cpu") -> None:
     if services.submission_record_result(submission_id=submission_id, report=report):
         services.submission_enqueue(submission_id=submission_id,
                                     delay_s=services.RETRY_DELAY_S * submission.attempts)
+    else:
+        services.submission_release_next(user_id=submission.user_id)
 
 
 @shared_task

@@ -8,7 +8,13 @@ from django.views.decorators.http import require_POST
 from cohorts.roles import is_instructor
 from labs.models import Lab
 from labs.selectors import speed_reviews_for, submissions_visible_to
-from labs.services import SubmissionRejected, submission_create, submission_speed_review
+from labs.services import (
+    SubmissionRejected,
+    TooManySubmissions,
+    queue_position,
+    submission_create,
+    submission_speed_review,
+)
 
 
 @login_required
@@ -19,7 +25,7 @@ def lab_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
     lab = get_object_or_404(Lab, slug=slug)
-    code = lab.starter
+    code, status = lab.starter, 200
     if request.method == "POST":
         code = request.POST.get("code", "")
         upload = request.FILES.get("file")
@@ -30,8 +36,10 @@ def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("labs:submission", submission_id=submission.id)
         except SubmissionRejected as exc:
             messages.error(request, str(exc))
+            status = 429 if isinstance(exc, TooManySubmissions) else 400
     recent = lab.submissions.filter(user=request.user)[:10]
-    return render(request, "labs/lab_detail.html", {"lab": lab, "code": code, "recent": recent})
+    return render(request, "labs/lab_detail.html", {"lab": lab, "code": code, "recent": recent},
+                  status=status)
 
 
 @login_required
@@ -40,7 +48,8 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     template = "labs/_submission_status.html" if request.htmx else "labs/submission_detail.html"
     reviewable = is_instructor(request.user) and speed_reviews_for(request.user).filter(id=submission.id).exists()
     rerun = submission.reruns.select_related("rerun").first()  # the latest: its grade before that re-run
-    return render(request, template, {"submission": submission, "reviewable": reviewable, "rerun": rerun})
+    return render(request, template, {"submission": submission, "reviewable": reviewable, "rerun": rerun,
+                                      "position": queue_position(submission=submission)})
 
 
 @login_required

@@ -67,6 +67,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # Rate limits (config/limits.py), counted in the cache: Redis when CACHE_URL is set (production, and any
 # deployment with more than one web process), else each process's memory.
 ANSWER_CHECKS_PER_MINUTE = int(env("ANSWER_CHECKS_PER_MINUTE", "30"))
+LAB_MAX_WAITING = int(env("LAB_MAX_WAITING", "2"))  # a learner's submissions waiting to be graded
 REGISTRATIONS_PER_HOUR = int(env("REGISTRATIONS_PER_HOUR", "5"))  # per client address
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)  # trust X-Forwarded-For (set by our own reverse proxy)
 CACHE_URL = env("CACHE_URL", "")

@@ -153,8 +153,8 @@ def test_a_rejected_submission_is_400_with_the_reason(lab, queued, django_captur
         huge = post_code(client, "#" * 300_000)
     assert empty.status_code == 400 and empty.json() == {"detail": "The submission is empty."}
     assert huge.status_code == 400 and "larger than" in huge.json()["detail"]
-    enormous = post_code(client, "#" * 3_000_000)  # above DATA_UPLOAD_MAX_MEMORY_SIZE: Django will not read it
-    assert enormous.status_code == 400 and enormous.json() == huge.json()
+    enormous = post_code(client, "#" * 3_000_000)  # above MAX_REQUEST_BYTES: refused before it is read
+    assert enormous.status_code == 413 and enormous.json() == {"detail": "The request is larger than 2048 KB."}
     assert client.post("/api/labs/fp8-e4m3/submissions", {}, content_type="application/json").status_code == 422
     assert Submission.objects.count() == 0 and callbacks == [] and queued == []
 

@@ -62,7 +62,7 @@ def test_submissions_queued_in_redis_survive_its_restart(stack_env, tmp_path):
     try:
         client = logged_in(url, "lee")
         ids = [int(submit(client, CORRECT.read_text()).strip("/").split("/")[-1]) for _ in range(2)]
-        stop(broker)  # no persistence: the two queued messages are gone
+        stop(broker)  # no persistence: the queued message is gone (the second waits, held behind the first)
         broker = redis_start(port, tmp_path)
         time.sleep(1)
         worker = worker_start(sweeping(env), tmp_path / "worker.log", beat=True)
