@@ -23,12 +23,17 @@ def limit_hit(*, key: str, limit: int, window_s: int) -> int | None:
     return max(1, int(window_s - now % window_s))
 
 
-def too_many(message: str, retry_after: int) -> HttpResponse:
-    """429 with Retry-After, as a status line the pages show where a verdict would go."""
-    response = HttpResponse(format_html('<p class="verdict invalid" role="status">{} Try again in {} s.</p>',
-                                        message, retry_after), status=429)
-    response["Retry-After"] = str(retry_after)
+def refusal(message: str, *, status: int, retry_after: int | None = None) -> HttpResponse:
+    """A refused answer check as a status line the pages show where a verdict would go (static/js/site.js
+    swaps 409 and 429 in)."""
+    response = HttpResponse(format_html('<p class="verdict invalid" role="status">{}</p>', message), status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
+
+
+def too_many(message: str, retry_after: int) -> HttpResponse:
+    return refusal(f"{message} Try again in {retry_after} s.", status=429, retry_after=retry_after)
 
 
 def answer_check_limited(request: HttpRequest) -> HttpResponse | None:

@@ -11,8 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from config.limits import answer_check_limited
+from config.limits import answer_check_limited, refusal
 from graders.answers import check_answer
+from quizzes.catalogue import card_question_slug
+from quizzes.models import Question
+from quizzes.selectors import exam_in_progress, exam_refusal_text
 
 from . import anki, selectors, services
 from .models import Card, Deck
@@ -60,6 +63,9 @@ def card_check(request: HttpRequest, card_id: int) -> HttpResponse:
     card = get_object_or_404(Card, id=card_id)
     if not card.answer:
         raise Http404("this card has no graded answer")
+    mirror = Question.objects.filter(slug=card_question_slug(card)).values_list("id", flat=True)
+    if exam := exam_in_progress(user=request.user, question_ids=list(mirror)):
+        return refusal(exam_refusal_text(exam), status=409)
     if (refused := answer_check_limited(request)) is not None:
         return refused
     result = check_answer(request.POST.get("answer", ""), card.answer)

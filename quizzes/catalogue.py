@@ -82,12 +82,17 @@ def _upsert(model, lookup: dict, fields: dict) -> bool:
     return True
 
 
+def card_question_slug(card: Card) -> str:
+    """The slug of a card's mirror question; "_" is never in an authored slug (content.SLUG)."""
+    return f"card_{card.deck.slug}_{card.key}"[:120]
+
+
 def card_questions_sync() -> list[str]:
     """Mirror every graded card as a one-part question; returns the slugs that changed. The mirror of a card
     that lost its answer is deleted, or, when attempts answered it, kept untagged so no quiz draws it again."""
     changed, keep = [], set()
     for card in Card.objects.exclude(answer=None).select_related("deck"):
-        slug = f"card_{card.deck.slug}_{card.key}"[:120]  # "_": never an authored slug (content.SLUG)
+        slug = card_question_slug(card)
         keep.add(slug)
         fields = {"group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
                   "source": card.source, "body": card.front, "explanation": card.back,

@@ -68,7 +68,7 @@ class QuizForm(forms.ModelForm):
     class Meta:
         model = Quiz
         fields = ["title", "description", "max_attempts", "opens_at", "closes_at", "shuffle_questions",
-                  "shuffle_options", "feedback", "allow_practice", "cohort"]
+                  "shuffle_options", "feedback", "allow_practice", "private_until_close", "cohort"]
         widgets = {"opens_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
                    "closes_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
 

@@ -114,6 +114,8 @@ class Quiz(models.Model):
     shuffle_options = models.BooleanField(default=False)
     feedback = models.CharField(max_length=20, choices=Feedback.choices, default=Feedback.AFTER_SUBMIT)
     allow_practice = models.BooleanField(default=False, help_text="learners may also take it as practice")
+    private_until_close = models.BooleanField(
+        default=False, help_text="its questions are hidden from the question bank for learners until it closes")
     cohort = models.ForeignKey("cohorts.Cohort", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="quizzes", help_text="empty: every learner")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

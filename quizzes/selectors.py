@@ -187,3 +187,33 @@ def history_for(*, user: User) -> dict:
             "chart": [{"x": timezone.localtime(a.started_at).strftime("%Y-%m-%d %H:%M"),
                        "y": round(a.percent, 1) if a.percent is not None else None, "quiz": a.quiz.title,
                        "practice": a.practice} for a in attempts]}
+
+
+# ----------------------------------------------------------------------------- exam mode
+
+
+def exam_in_progress(*, user: User, question_ids) -> Attempt | None:
+    """The learner's timed attempt, still running, that asks one of these questions: while it runs, the
+    question bank and the drill cards do not check those questions' answers (no oracle beside the exam)."""
+    wanted, now = set(question_ids), timezone.now()
+    for attempt in Attempt.objects.filter(user=user, status=Attempt.Status.OPEN, practice=False).select_related("quiz"):
+        if attempt.deadline is not None and attempt.deadline <= now:
+            continue  # over: the next request or the sweep closes it
+        if any(item["question"] in wanted for item in attempt.layout):
+            return attempt
+    return None
+
+
+def exam_refusal_text(attempt: Attempt) -> str:
+    until = f", until {timezone.localtime(attempt.deadline):%H:%M} (server time)" if attempt.deadline else ""
+    return (f"This question is in your exam “{attempt.quiz.title}”, which is running{until}. It is checked here "
+            "again once the exam is submitted.")
+
+
+def bank_hidden_slugs(*, user: User) -> set[str]:
+    """Questions of quizzes kept private until they close: hidden from learners' bank until then."""
+    if user.is_superuser or is_instructor(user):
+        return set()
+    now = timezone.now()
+    private = Quiz.objects.filter(private_until_close=True).filter(Q(closes_at__isnull=True) | Q(closes_at__gt=now))
+    return {slug for slugs in private.values_list("question_slugs", flat=True) for slug in slugs or []}

@@ -1,37 +1,49 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from config.limits import answer_check_limited
+from config.limits import answer_check_limited, refusal
 from quizzes.content import CARD_GROUP
 from quizzes.models import Part, Question, Response
-from quizzes.selectors import part_params, prompt_fill
+from quizzes.selectors import bank_hidden_slugs, exam_in_progress, exam_refusal_text, part_params, prompt_fill
 from quizzes.services.answers import response_save
 
 
 @login_required
 def question_list(request: HttpRequest) -> HttpResponse:
-    questions = Question.objects.exclude(group=CARD_GROUP)  # card mirrors are reached through their decks
+    questions = (Question.objects.exclude(group=CARD_GROUP)  # card mirrors are reached through their decks
+                 .exclude(slug__in=bank_hidden_slugs(user=request.user)))
     return render(request, "quizzes/question_list.html", {"questions": questions})
 
 
 @login_required
 def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    question = get_object_or_404(Question, slug=slug)
+    question = _bank_question(request, slug)
+    exam = exam_in_progress(user=request.user, question_ids=[question.id])
     parts = []
     for part in question.parts.all():
         last = Response.objects.filter(user=request.user, part=part).first()
         params = part_params(part=part, user=request.user)
         parts.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params), "last": last})
-    return render(request, "quizzes/question_detail.html", {"question": question, "parts": parts})
+    return render(request, "quizzes/question_detail.html", {
+        "question": question, "parts": parts, "exam": exam_refusal_text(exam) if exam else ""})
+
+
+def _bank_question(request: HttpRequest, slug: str) -> Question:
+    """A question of the bank this learner may open: not one kept private until its quiz closes."""
+    if slug in bank_hidden_slugs(user=request.user):
+        raise Http404("No such question.")
+    return get_object_or_404(Question, slug=slug)
 
 
 @login_required
 @require_POST
 def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
-    part = get_object_or_404(Part, question__slug=slug, key=key)
+    part = get_object_or_404(Part, question=_bank_question(request, slug), key=key)
+    if exam := exam_in_progress(user=request.user, question_ids=[part.question_id]):
+        return refusal(exam_refusal_text(exam), status=409)
     if (refused := answer_check_limited(request)) is not None:
         return refused
     result, _ = response_save(user=request.user, part=part, answer=request.POST.get("answer", ""))
