@@ -21,6 +21,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from cohorts.models import Cohort
+from cohorts.selectors import cohort_graded_answers
 from graders.answers import sample_params
 from quizzes.models import Attempt, AttemptAnswer, Part, Quiz
 
@@ -126,11 +127,8 @@ NEEDS_A_PERSON = Q(undecided=True) | (Q(parsed="") & ~Q(answer=""))
 
 
 def part_answers(*, cohort: Cohort, part: Part) -> QuerySet[AttemptAnswer]:
-    """The graded answers to a part by the cohort's students, on its quizzes and platform-wide ones, timed
-    and practice alike (what the long CSV covers)."""
-    return AttemptAnswer.objects.filter(
-        part=part, graded=True, attempt__status=Attempt.Status.GRADED, attempt__user__enrolments__cohort=cohort,
-    ).filter(Q(attempt__quiz__cohort=cohort) | Q(attempt__quiz__cohort__isnull=True))
+    """The graded answers to a part by the cohort's students (cohort_graded_answers)."""
+    return cohort_graded_answers(cohort=cohort).filter(part=part)
 
 
 @dataclass
@@ -195,10 +193,7 @@ def cohort_top_misconceptions(*, cohort: Cohort, days: int = 7, limit: int = 5) 
     """The misconception rules the cohort's graded answers matched most in the last ``days`` days, each with
     its part and a quiz that asked it (for the link to the part's report). One query."""
     since = timezone.now() - dt.timedelta(days=days)
-    rows = (AttemptAnswer.objects.filter(graded=True, attempt__status=Attempt.Status.GRADED,
-                                         attempt__closed_at__gte=since, attempt__user__enrolments__cohort=cohort)
-            .filter(Q(attempt__quiz__cohort=cohort) | Q(attempt__quiz__cohort__isnull=True))
-            .exclude(misconception="")
+    rows = (cohort_graded_answers(cohort=cohort).filter(attempt__closed_at__gte=since).exclude(misconception="")
             .values("misconception", "part_id", "part__key", "part__question__slug")
             .annotate(count=Count("id"), quiz=Max("attempt__quiz__slug"), feedback=Max("feedback"))
             .order_by("-count", "misconception")[:limit])

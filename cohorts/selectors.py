@@ -61,6 +61,14 @@ def cohort_attempt_get(*, cohort: Cohort, attempt_id: int) -> Attempt:
         pk=attempt_id, user__enrolments__cohort=cohort)
 
 
+def cohort_graded_answers(*, cohort: Cohort) -> QuerySet[AttemptAnswer]:
+    """The graded answers of graded attempts by the cohort's students, on its quizzes and platform-wide ones,
+    timed and practice alike: what the long CSV, the part reports and a cohort's regrade cover."""
+    return AttemptAnswer.objects.filter(
+        graded=True, attempt__status=Attempt.Status.GRADED, attempt__user__enrolments__cohort=cohort,
+    ).filter(Q(attempt__quiz__cohort=cohort) | Q(attempt__quiz__cohort__isnull=True))
+
+
 def cohort_submission_get(*, cohort: Cohort, submission_id: int) -> Submission:
     """A lab submission by a student enrolled in the cohort now (labs are not tied to a cohort), or 404."""
     return get_object_or_404(Submission.objects.select_related("lab", "user", "overridden_by"), pk=submission_id,

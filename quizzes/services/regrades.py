@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
+from cohorts.selectors import cohort_graded_answers
 from graders.answers import AnswerResult
 from quizzes.models import AnswerKeyChange, Attempt, AttemptAnswer, GradeChange, Part, Regrade
 from quizzes.selectors import attempt_params
@@ -68,13 +69,11 @@ def part_by_ref(ref: str) -> Part:
 
 
 def _answers(part: Part, cohort) -> QuerySet[AttemptAnswer]:
-    """The graded answers to ``part``: every one, or those of a cohort's students on its quizzes and on
-    platform-wide ones (what the cohort's exports cover)."""
-    rows = AttemptAnswer.objects.filter(part=part, graded=True, attempt__status=Attempt.Status.GRADED)
-    if cohort is not None:
-        rows = rows.filter(attempt__user__enrolments__cohort=cohort).filter(
-            Q(attempt__quiz__cohort=cohort) | Q(attempt__quiz__cohort__isnull=True))
-    return rows.select_related("attempt__user", "attempt__quiz").order_by("attempt__user__username", "attempt_id")
+    """The graded answers to ``part``: every one, or a cohort's (cohorts.selectors.cohort_graded_answers)."""
+    rows = (AttemptAnswer.objects.filter(graded=True, attempt__status=Attempt.Status.GRADED) if cohort is None
+            else cohort_graded_answers(cohort=cohort))
+    return (rows.filter(part=part).select_related("attempt__user", "attempt__quiz")
+            .order_by("attempt__user__username", "attempt_id"))
 
 
 def regrade_plan(*, part: Part, cohort=None, include_overridden: bool = False) -> RegradePlan:
