@@ -192,11 +192,15 @@ SANDBOX_IMAGE = env("SANDBOX_IMAGE", "quantprep-sandbox:cpu")
 SANDBOX_GPUS = env("SANDBOX_GPUS", "")
 WORKER_HEARTBEAT_S = float(env("WORKER_HEARTBEAT_S", "30"))  # how often a worker says which backend it runs
 
+LOG_FORMAT = env("LOG_FORMAT", "plain")  # plain | json (one JSON object per line; production's default)
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+                   "json": {"()": "config.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -1,6 +1,8 @@
 """Production: secrets from the environment, HTTPS only, learner code only in Docker. ``manage.py check
 --deploy`` passes clean."""
 
+import logging
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env, env_bool
@@ -30,3 +32,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# Logs: one JSON object per line (config/logging.py) unless LOG_FORMAT=plain; the Celery worker and beat
+# log through the same configuration instead of installing their own handlers on the root logger.
+LOG_FORMAT = env("LOG_FORMAT", "json")
+if LOG_FORMAT not in LOGGING["formatters"]:  # noqa: F405
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
+logging.captureWarnings(True)  # Python warnings become log records (logger py.warnings), in the same format
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
