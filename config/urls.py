@@ -1,11 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config.health import healthz, readyz
-
+# /healthz and /readyz are answered by config.health.HealthCheckMiddleware, before any URL resolving.
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("", include("cohorts.urls")),
     path("", include("quizzes.urls")),

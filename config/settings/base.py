@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.health.HealthCheckMiddleware",  # first: health checks come by IP over plain HTTP
     "django.middleware.security.SecurityMiddleware",
     "config.security.RequestSizeLimitMiddleware",
     "config.security.ContentSecurityPolicyMiddleware",

@@ -24,6 +24,19 @@ def test_healthz_answers_without_touching_the_database(client):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
+def test_health_checks_answer_by_ip_over_plain_http_under_production_host_and_https_rules(client, settings):
+    """A container's health check and a load balancer call by IP over HTTP: neither ALLOWED_HOSTS nor the
+    HTTPS redirect may turn them away, while every other page still is (400 for the unknown host)."""
+    settings.ALLOWED_HOSTS = ["q.example"]
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/healthz", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+    assert client.get("/login/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+    assert client.get("/login/", HTTP_HOST="q.example").status_code == 301  # to https
+    assert client.post("/healthz", HTTP_HOST="10.0.0.7:8000").status_code == 400  # only GET and HEAD
+
+
 @pytest.mark.django_db
 @pytest.mark.redis
 def test_readyz_with_a_real_redis_broker_and_with_one_that_is_down(settings, redis_url):
