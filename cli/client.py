@@ -3,6 +3,8 @@ message meant for a person; the caller decides how to show it."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -46,9 +48,24 @@ class Client:
     def submission(self, submission_id: int) -> dict:
         return self._request("GET", f"/api/submissions/{submission_id}")
 
+    # A GET only reads, so one lost to the network (a server closing an idle kept-alive connection as the
+    # request goes out, a restart behind a load balancer) is sent again; a POST never is: it could submit twice.
+    GET_ATTEMPTS = 3
+
+    def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        attempts = self.GET_ATTEMPTS if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._http.request(method, path, **kwargs)
+            except httpx.TransportError:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
     def _request(self, method: str, path: str, **kwargs):
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._send(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ClientError(f"the QuantPrep server at {self.base_url} did not answer in time ({exc}).") from exc
         except httpx.HTTPError as exc:

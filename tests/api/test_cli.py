@@ -344,3 +344,48 @@ def test_the_installed_cli_submits_to_a_real_server_and_worker(celery_worker_pro
 
     refused = quantprep("status", str(submission.id), "--token", "qp_wrong", timeout=60)
     assert refused.returncode == 1 and "refused the token" in refused.stderr and "Traceback" not in refused.stderr
+
+
+class DropsFirstConnections:
+    """A real HTTP server on loopback that closes its first ``drops`` connections without a word (as a
+    server closing an idle kept-alive connection does), then answers every request with a submission."""
+
+    def __init__(self, drops: int):
+        import socket
+        import threading
+
+        self.drops, self.requests = drops, []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        body = json.dumps({"id": 7, "status": "done", "verdict": "accepted"}).encode()
+        while True:
+            conn, _ = self.sock.accept()
+            with conn:
+                request = conn.recv(65536).decode(errors="replace")
+                self.requests.append(request.split(" ", 2)[:2])
+                if len(self.requests) <= self.drops:
+                    continue  # closed without a response
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+def test_a_status_read_lost_to_a_dropped_connection_is_sent_again_but_a_submission_never_is():
+    from cli.client import Client, ClientError
+
+    server = DropsFirstConnections(drops=2)
+    with Client(server.url, "tok") as client:
+        assert client.submission(7)["verdict"] == "accepted"
+    assert server.requests == [["GET", "/api/submissions/7"]] * 3
+
+    server = DropsFirstConnections(drops=1)
+    with Client(server.url, "tok") as client, pytest.raises(ClientError, match="cannot reach"):
+        client.submit("fp8-e4m3", "def f(): pass")
+    assert server.requests == [["POST", "/api/labs/fp8-e4m3/submissions"]]  # once: it may have been created
+
+    server = DropsFirstConnections(drops=3)
+    with Client(server.url, "tok") as client, pytest.raises(ClientError, match="cannot reach"):
+        client.submission(7)
+    assert len(server.requests) == 3  # then it gives up, with the same message as before
