@@ -44,7 +44,8 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from labs.content import lab_folder_get, labs_root, labs_sync
+    from content.labs import lab_folder_get, labs_root
+    from content.load import labs_sync
     from labs.grading import grade
     from labs.models import Lab, Submission
     from labs.services import submission_create

@@ -30,11 +30,12 @@ from django.utils import timezone
 from cohorts.models import AuditEntry, Cohort, Enrolment
 from cohorts.roles import INSTRUCTOR, STUDENT
 from cohorts.services import cohort_create
+from content.labs import labs_root
+from content.load import labs_sync
+from content.reader import CARD_GROUP
 from drills.models import Card, ReviewLog, ReviewState, State
 from graders.answers import AnswerResult, expected_answer, key_number
-from labs.content import labs_root, labs_sync
 from labs.models import Lab, Submission
-from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
 from quizzes.selectors import attempt_params
 from quizzes.services.attempts import answer_grade, attempt_layout
@@ -324,8 +325,8 @@ def _lab_report(*, lab: Lab, verdict: str, rng: random.Random, mistakes: dict[st
     test case of the lab by name, the first failure with its class for a wrong answer (the lab's own known
     mistakes, ``# feedback:`` of its wrong solutions; a ``- class:`` line where the lab's check writes one),
     a speedup for most accepted ones, some above the plausible ceiling (speed review needed)."""
+    from content.labs import solution_header
     from graders.labs.score import lab_score
-    from labs.content import solution_header
     from labs.grading.report import GradeReport, Verdict
     from labs.grading.rules import RunLimits
 

@@ -197,14 +197,15 @@ def import_notes(*, deck_slug: str, notes: list[Note], title: str | None = None)
     """Write notes into deck ``deck_slug`` in one transaction: a note whose GUID is one of our cards updates it."""
     from django.db import transaction
 
+    from content.upsert import upsert
     from quizzes.templatetags.mathdown import clean_rich_text
 
-    from .models import Card
-    from .services import card_upsert, deck_upsert
+    from .models import Card, Deck
+    from .services import card_guid
 
     report = {"created": 0, "updated": 0, "unchanged": 0}
     with transaction.atomic():
-        deck, _ = deck_upsert(slug=deck_slug, title=title or deck_slug)
+        deck = upsert(Deck, {"slug": deck_slug}, {"title": title or deck_slug, "description": "", "source": ""}).row
         for order, note in enumerate(notes):
             front, back = (clean_rich_text(from_anki_latex(t.replace("<br>", "\n"))) for t in (note.front, note.back))
             existing = Card.objects.filter(guid=note.guid).first() if note.guid else None
@@ -212,5 +213,8 @@ def import_notes(*, deck_slug: str, notes: list[Note], title: str | None = None)
             fields = {"front": front, "back": back, "tags": list(note.tags)}
             if existing is None:
                 fields["order"] = order
-            report[card_upsert(deck=deck, key=key, fields=fields, guid=note.guid)] += 1
+            row = Card.objects.filter(deck=deck, key=key).first() or existing
+            written = upsert(Card, {"deck": deck, "key": key}, fields, row=row,
+                             create={"guid": note.guid or card_guid(deck_slug=deck.slug, key=key)})
+            report[written.outcome] += 1
     return report

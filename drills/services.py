@@ -1,4 +1,5 @@
-"""Writes: recording a review (FSRS), loading content decks, learner settings."""
+"""Writes: recording a review (FSRS), learner settings. The content's decks are loaded by ``content.load``,
+Anki files by ``drills.anki``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import fsrs
 import genanki
 from django.db import transaction
 
-from .models import Card, Deck, LearnerSettings, ReviewLog, ReviewState, State
+from .models import Card, LearnerSettings, ReviewLog, ReviewState, State
 
 RATINGS = {1: fsrs.Rating.Again, 2: fsrs.Rating.Hard, 3: fsrs.Rating.Good, 4: fsrs.Rating.Easy}
 
@@ -88,51 +89,3 @@ def settings_update(*, user, desired_retention: float | None = None, new_per_day
         obj.new_per_day = new_per_day
     obj.save()
     return obj
-
-
-def deck_upsert(*, slug: str, title: str, description: str = "", source: str = "") -> tuple[Deck, bool]:
-    deck, created = Deck.objects.get_or_create(slug=slug, defaults={"title": title, "description": description,
-                                                                    "source": source})
-    if not created and (deck.title, deck.description, deck.source) != (title, description, source):
-        deck.title, deck.description, deck.source = title, description, source
-        deck.save()
-    return deck, created
-
-
-def card_upsert(*, deck: Deck, key: str, fields: dict, guid: str | None = None) -> str:
-    """Create or update in place one card keyed by (deck, key); returns 'created', 'updated' or 'unchanged'."""
-    card = Card.objects.filter(deck=deck, key=key).first()
-    if card is None and guid:
-        card = Card.objects.filter(guid=guid).first()
-    if card is None:
-        Card.objects.create(deck=deck, key=key, guid=guid or card_guid(deck_slug=deck.slug, key=key), **fields)
-        return "created"
-    if any(getattr(card, k) != v for k, v in fields.items()):
-        for k, v in fields.items():
-            setattr(card, k, v)
-        card.save()
-        return "updated"
-    return "unchanged"
-
-
-def decks_load(decks) -> dict:
-    """Load validated ``quizzes.content.DeckData`` decks, keyed by deck slug and card id, updating in place.
-
-    A card removed from its file is deleted only when nobody has review state for it. Call in a transaction.
-    """
-    report = {"created": 0, "updated": 0, "unchanged": 0, "notes": []}
-    for d in decks:
-        deck, _ = deck_upsert(slug=d.slug, title=d.title, description=d.description, source=d.source)
-        keys = set()
-        for order, c in enumerate(d.cards):
-            keys.add(c.id)
-            fields = {"order": order, "front": c.front, "back": c.back, "tags": list(c.tags), "source": c.source,
-                      "answer": c.answer, "corrections": list(c.corrections)}
-            report[card_upsert(deck=deck, key=c.id, fields=fields)] += 1
-        for card in deck.cards.exclude(key__in=keys):
-            if card.review_states.exists():
-                report["notes"].append(f"{d.slug}/{card.key}: removed from the file but kept (it has review state)")
-            else:
-                card.delete()
-                report["notes"].append(f"{d.slug}/{card.key}: removed from the file, deleted (no review state)")
-    return report

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from config.limits import answer_check_limited, refusal
+from content.reader import card_question_slug
 from graders.answers import check_answer
-from quizzes.catalogue import card_question_slug
 from quizzes.models import Question
 from quizzes.selectors import exam_in_progress, exam_refusal_text
 

@@ -11,8 +11,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
+from content.labs import lab_folder_get
 from labs import services
-from labs.content import lab_folder_get
 from labs.grading import GradeReport, Verdict, grade
 
 log = logging.getLogger("labs")
@@ -32,6 +32,8 @@ def grade_submission(submission_id: int, device: str = "cpu") -> None:
     except Exception:  # noqa: BLE001 - our failure, never the learner's: record and retry
         log.exception("grading submission %s failed", submission_id)
         report = GradeReport(Verdict.INTERNAL_ERROR, diagnostics="The grader failed; it will be retried.")
+    log.info("submission %s graded: %s", submission_id, report.verdict.value,
+             extra={"submission": submission_id, "lab": submission.lab.slug, "verdict": report.verdict.value})
     if services.submission_record_result(submission_id=submission_id, report=report):
         services.submission_enqueue(submission_id=submission_id,
                                     delay_s=services.RETRY_DELAY_S * submission.attempts)

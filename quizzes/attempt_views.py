@@ -16,7 +16,6 @@ from cohorts.roles import is_instructor
 from cohorts.selectors import cohorts_taught_by
 from config.limits import answer_check_limited
 from quizzes import selectors
-from quizzes.catalogue import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.forms import QuizForm
 from quizzes.models import Attempt, Part
 from quizzes.services.attempts import (
@@ -28,6 +27,7 @@ from quizzes.services.attempts import (
     attempt_start,
     attempt_submit,
 )
+from quizzes.services.drill_quizzes import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.services.quizzes import QuizRefused, quiz_archive, quiz_delete, quiz_duplicate, quiz_save
 
 

@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.utils.text import slugify
 
 from cohorts.models import Cohort
-from quizzes.catalogue import DECK_QUIZ_PREFIX, TAG_QUIZ_PREFIX
 from quizzes.models import Question, Quiz
 from quizzes.selectors import blueprint_pool
+from quizzes.services.drill_quizzes import DECK_QUIZ_PREFIX, TAG_QUIZ_PREFIX
 
 BLUEPRINT_KEYS = ("group", "tier", "tags", "seed")
 RESERVED_SLUGS = {"new", "history", "drill-tag"}  # words the quiz URLs use

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from cohorts.models import Enrolment
 from cohorts.roles import is_instructor
+from content.reader import PLACEHOLDER
 from graders.answers import expected_answer, preview_answer, sample_params
-from quizzes.content import PLACEHOLDER
 from quizzes.models import Attempt, AttemptAnswer, AttemptGrant, Extension, Part, Question, Quiz
 
 

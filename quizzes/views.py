@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from config.limits import answer_check_limited, refusal
-from quizzes.content import CARD_GROUP
+from content.reader import CARD_GROUP
 from quizzes.models import Part, Question, Response
 from quizzes.selectors import bank_hidden_slugs, exam_in_progress, exam_refusal_text, part_params, prompt_fill
 from quizzes.services.answers import response_save

@@ -62,7 +62,7 @@ def kernel_tests() -> None:
 
 
 def lab_checks(slug: str, device: str) -> None:
-    from labs.content import lab_folder_get, solution_header
+    from content.labs import lab_folder_get, solution_header
     from labs.grading import grade
     from sandbox.local import LocalBackend
 

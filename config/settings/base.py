@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "quizzes",
     "labs",
     "drills",
+    "content",
 ]
 
 MIDDLEWARE = [

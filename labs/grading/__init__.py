@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from labs.content import LabFolder
+from content.labs import LabFolder
 from labs.grading.build import job_build
 from labs.grading.judge import judge
 from labs.grading.report import GradeReport, Verdict

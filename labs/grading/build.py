@@ -16,8 +16,8 @@ from types import ModuleType
 
 import torch
 
+from content.labs import LabFolder
 from graders.labs import problem_module
-from labs.content import LabFolder
 from labs.grading.rules import ALWAYS_FORBIDDEN, REFERENCE_S, RunLimits
 from sandbox import harness
 from sandbox.job import Job, Limits

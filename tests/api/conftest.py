@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.models import Lab
 
 

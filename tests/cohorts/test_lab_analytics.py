@@ -18,8 +18,9 @@ from django.urls import reverse
 
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.analytics import cohort_labs, failure_class, lab_cohort_analytics
-from labs.content import labs_root, labs_sync
 from labs.grading.report import GradeReport
 from labs.models import Lab, Submission
 from tests.cohorts.demo_data import demo_cohorts

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from quizzes.content import CARD_GROUP, read_content
+from content.reader import CARD_GROUP, read_content
 from quizzes.models import AnswerKeyChange, Part, Question, Response
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -310,9 +310,9 @@ def test_every_correction_is_in_the_errata():
 
 @pytest.mark.django_db
 def test_labs_sync_is_skipped_with_a_message_when_labs_content_is_missing(tree, monkeypatch):
-    from quizzes.management.commands import load_content
+    from content import load
 
-    monkeypatch.setattr(load_content, "_labs_sync", lambda: (None, "labs: skipped (test)"))
+    monkeypatch.setattr(load, "_labs_sync", lambda: (None, "labs: skipped (test)"))
     out = run("load_content", "--path", str(tree))
     assert "labs: skipped (test)" in out and "questions: created" in out
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from content.reader import read_content
 from graders.answers import check_answer, key_number, sample_params
-from quizzes.content import read_content
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from content.load import decks_load
+from content.reader import read_content
 from drills import anki
 from drills.models import Card, Deck
-from drills.services import decks_load
-from quizzes.content import read_content
 
 SEED = Path("/work/shared/seeds/000_e7fe22d8d9a90153.txt")
 SEED_COPY = Path(__file__).parent / "data" / "000_seed.txt"

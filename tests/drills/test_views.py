@@ -2,9 +2,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from content.catalogue import catalogue_sync
 from drills.models import Card, Deck, ReviewLog
 from drills.services import card_guid
-from quizzes.catalogue import catalogue_sync
 from quizzes.models import Attempt, Part
 from tests.factories import user_make
 

@@ -6,7 +6,8 @@ import pytest
 
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from tests.e2e.browser import chromium_page, log_in, shot
 from tests.e2e.test_submission_flow import CORRECT
 from tests.factories import instructor_make, question_make, user_make

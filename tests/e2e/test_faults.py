@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.models import Submission
 from labs.tasks import grade_submission
 from tests.conftest import free_port, redis_start, stop, wait_for, web_start, worker_start

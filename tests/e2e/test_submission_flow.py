@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.models import Submission, WorkerHeartbeat
 from tests.factories import PASSWORD, user_make
 

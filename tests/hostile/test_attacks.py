@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from labs.content import lab_folder_get
+from content.labs import lab_folder_get
 from labs.grading import grade
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from labs.content import lab_folder_get, labs_root, solution_header
+from content.labs import lab_folder_get, labs_root, solution_header
 from labs.grading import grade
 
 LABS = sorted(p.name for p in labs_root().iterdir() if (p / "lab.toml").exists())

@@ -13,8 +13,8 @@ import struct
 import pytest
 import torch
 
+from content.labs import lab_folder_get
 from graders.labs.score import RESOLUTION, case_seconds
-from labs.content import lab_folder_get
 from labs.grading.build import job_build
 from labs.grading.judge import judge
 from labs.grading.result import HarnessResult, ReferenceSide, SubmissionSide, result_read

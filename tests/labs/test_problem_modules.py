@@ -15,8 +15,8 @@ import pytest
 import torch
 import yaml
 
+from content.labs import solution_header
 from graders.labs import CaseCheck, problem_module
-from labs.content import solution_header
 
 ROOT = Path(__file__).resolve().parents[2]
 LABS = ("fp8-e4m3", "gptq", "kivi", "nvfp4", "int8-asym", "hadamard")

@@ -17,7 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from labs.content import lab_folder_get, labs_root, labs_sync
+from content.labs import lab_folder_get, labs_root
+from content.load import labs_sync
 from labs.models import Lab, LabRerun, Submission, SubmissionRerun
 from labs.services import SubmissionRejected, lab_rerun
 from tests.e2e.test_submission_flow import logged_in, submit, wait_for_verdict
@@ -96,7 +97,7 @@ def test_refusals(lab):
 
 def test_the_checkers_source_is_part_of_the_labs_version(tmp_path, monkeypatch):
     """A change to the problem module (the checker) alone gives the lab a new content hash."""
-    import labs.content as content
+    import content.labs as content
 
     folder = lab_folder_get("fp8-e4m3")
     before = folder.content_hash

@@ -15,7 +15,8 @@ from django.urls import reverse
 from cohorts.models import AuditEntry, Enrolment
 from cohorts.services import cohort_create, cohort_submission_override
 from cohorts.tokens import token_create
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.grading import GradeReport
 from labs.models import Lab, Submission
 from labs.services import MAX_SCORE, SubmissionRejected, submission_score_override

@@ -15,8 +15,9 @@ from django.test import Client
 from django.utils import timezone
 
 from cohorts.tokens import token_create
+from content.labs import labs_root
+from content.load import labs_sync
 from labs import services
-from labs.content import labs_root, labs_sync
 from labs.models import Lab, Submission
 from tests.e2e.test_submission_flow import logged_in
 from tests.factories import user_make

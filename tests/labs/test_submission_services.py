@@ -6,8 +6,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from content.labs import labs_root
+from content.load import labs_sync
 from labs import services
-from labs.content import labs_root, labs_sync
 from labs.grading import GradeReport, Verdict
 from labs.models import Lab, Submission
 from tests.factories import user_make

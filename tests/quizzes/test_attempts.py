@@ -12,10 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from content.catalogue import catalogue_sync
+from content.reader import CARD_GROUP
 from drills.models import Card, Deck
 from drills.services import card_guid
-from quizzes.catalogue import catalogue_sync, tag_quiz_get
-from quizzes.content import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Extension, Part, Question, Quiz
 from quizzes.selectors import attempt_params
 from quizzes.services.accommodations import extension_grant
@@ -30,6 +30,7 @@ from quizzes.services.attempts import (
     attempt_submit,
     attempts_close_overdue,
 )
+from quizzes.services.drill_quizzes import tag_quiz_get
 from tests.conftest import stop, wait_for, worker_start
 from tests.factories import instructor_make, question_make, user_make
 

@@ -11,9 +11,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from content.catalogue import card_questions_sync
+from content.reader import read_content
 from drills.models import Card, Deck
-from quizzes.catalogue import card_questions_sync
-from quizzes.content import read_content
 from quizzes.models import Part, Question, Quiz
 from quizzes.services.attempts import attempt_start, attempt_submit
 from tests.factories import instructor_make, user_make

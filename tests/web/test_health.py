@@ -13,7 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from config.celery import app
-from labs.content import labs_root, labs_sync
+from content.labs import labs_root
+from content.load import labs_sync
 from labs.models import Lab, Submission, WorkerHeartbeat
 from tests.factories import user_make
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
-from quizzes.content import CARD_GROUP
+from content.reader import CARD_GROUP
 from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
 from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
 from tests.factories import instructor_make, question_make, user_make

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labs.content import lab_folder_get
+from content.labs import lab_folder_get
 from labs.grading import grade
 
 

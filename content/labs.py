@@ -1,6 +1,6 @@
-"""Lab folders under ``fixtures/labs/<slug>/`` (see docs/labs.md) read, checked and mirrored into ``Lab``
-rows. The folder is the source of truth; the row is what the pages list and what submissions point at.
-Reading a folder needs no Django (the GPU check grades without it); only ``labs_sync`` touches the ORM."""
+"""Lab folders under ``fixtures/labs/<slug>/`` (see docs/labs.md), read and checked. The folder is the source
+of truth; ``content.load.labs_sync`` mirrors it into a ``Lab`` row, which is what the pages list and what
+submissions point at. No Django here: the grader and the GPU check read labs through this module."""
 
 from __future__ import annotations
 
@@ -91,43 +91,6 @@ def lab_folder_get(slug: str, root: Path | None = None) -> LabFolder:
     if lab is None:
         raise ValueError("; ".join(problems))
     return lab
-
-
-def labs_sync(*, root: Path, dry_run: bool = False) -> tuple[list[str], list[str]]:
-    """Mirror every lab folder into a Lab row, in one transaction; idempotent (unchanged folders are no-ops)."""
-    from django.db import transaction
-
-    with transaction.atomic():
-        return _labs_sync(root=root, dry_run=dry_run)
-
-
-def _labs_sync(*, root: Path, dry_run: bool) -> tuple[list[str], list[str]]:
-    from django.utils import timezone
-
-    from labs.models import Lab
-
-    changes: list[str] = []
-    problems: list[str] = []
-    folders = []
-    for folder in sorted(p for p in root.iterdir() if (p / "lab.toml").exists()) if root.is_dir() else []:
-        lab, found = lab_folder_read(folder)
-        problems += found
-        if lab:
-            folders.append(lab)
-    if problems or dry_run:
-        return changes, problems
-    for lab in folders:
-        fields = {"title": lab.meta["title"], "summary": lab.meta.get("summary", ""), "statement": lab.statement,
-                  "starter": lab.starter, "config": lab.meta, "cases": lab.cases, "content_hash": lab.content_hash}
-        row = Lab.objects.filter(slug=lab.slug).first()
-        if row is None:
-            Lab.objects.create(slug=lab.slug, **fields)
-            changes.append(f"lab {lab.slug}: created")
-        elif row.content_hash != lab.content_hash:
-            # updated_at marks the new version: submissions finished before it may be re-run (rerun_lab)
-            Lab.objects.filter(pk=row.pk).update(**fields, updated_at=timezone.now())
-            changes.append(f"lab {lab.slug}: updated")
-    return changes, problems
 
 
 def solution_header(path: Path) -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from quizzes.content import Content, content_stats, read_content
+from content.reader import Content, content_stats, read_content
 
 
 def errata_index(content: Content) -> str:

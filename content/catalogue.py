@@ -2,25 +2,25 @@
 
 Drill cards that carry a graded answer are mirrored as one-part questions of the group ``drills`` (tagged
 with their own tags and ``deck:<slug>``), so a deck or a tag can be taken as a quiz with the same pages,
-clock and grader as any other quiz.
+clock and grader as any other quiz. A tag's quiz is made on first use, by the quizzes app
+(``quizzes.services.drill_quizzes.tag_quiz_get``).
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils.text import slugify
 
+from content.reader import CARD_GROUP, card_question_slug
+from content.upsert import upsert
 from drills.models import Card, Deck
-from quizzes.content import CARD_GROUP
 from quizzes.models import AttemptAnswer, Part, Question, Quiz
+from quizzes.services.drill_quizzes import DECK_QUIZ_PREFIX, DECK_QUIZ_SIZE
 
-TAG_QUIZ_PREFIX, DECK_QUIZ_PREFIX = "drills-tag-", "deck-"  # slugs the catalogue owns
 SEED_QA_SETS = {  # seed file → the title of its Q&A set
     "002_7d3f4347ecd07521.txt": "LLM quantization interview prep (Q1–Q10)",
     "003_d58be6dcbdd5a8fb.txt": "Advanced quantization in deep learning and LLMs (Q1–Q10)",
 }
 TIER_QUIZZES = {"L1": (10, 30), "L2": (10, 40), "L3": (5, 30)}  # tier → (questions, minutes)
-DECK_QUIZ_SIZE = 10
 
 
 def _builtin_definitions() -> list[dict]:
@@ -56,37 +56,6 @@ def deck_quiz_definition(*, deck: Deck) -> dict:
             "feedback": Quiz.Feedback.AFTER_SUBMIT, "max_attempts": None}
 
 
-def tag_quiz_get(*, tag: str) -> Quiz | None:
-    """The quiz of the drill cards with one tag, made on first use; None when no graded card has the tag."""
-    if not any(tag in q.tags for q in Question.objects.filter(group=CARD_GROUP)):
-        return None
-    quiz, _ = Quiz.objects.get_or_create(slug=f"{TAG_QUIZ_PREFIX}{slugify(tag)[:100]}", builtin=True, defaults={
-        "title": f"Drill quiz · cards tagged “{tag}”", "builtin": True, "time_limit_s": 10 * 60,
-        "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers tagged “{tag}”, from every deck.",
-        "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [tag]}], "allow_practice": True,
-        "shuffle_questions": True, "shuffle_options": True})
-    return quiz
-
-
-def _upsert(model, lookup: dict, fields: dict) -> bool:
-    """Create or update one row in place; True when something changed."""
-    row = model.objects.filter(**lookup).first()
-    if row is None:
-        model.objects.create(**lookup, **fields)
-        return True
-    if all(getattr(row, k) == v for k, v in fields.items()):
-        return False
-    for k, v in fields.items():
-        setattr(row, k, v)
-    row.save()
-    return True
-
-
-def card_question_slug(card: Card) -> str:
-    """The slug of a card's mirror question; "_" is never in an authored slug (content.SLUG)."""
-    return f"card_{card.deck.slug}_{card.key}"[:120]
-
-
 def card_questions_sync() -> list[str]:
     """Mirror every graded card as a one-part question; returns the slugs that changed. The mirror of a card
     that lost its answer is deleted, or, when attempts answered it, kept untagged so no quiz draws it again."""
@@ -97,10 +66,9 @@ def card_questions_sync() -> list[str]:
         fields = {"group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
                   "source": card.source, "body": card.front, "explanation": card.back,
                   "corrections": card.corrections}
-        question_changed = _upsert(Question, {"slug": slug}, fields)
+        mirror = upsert(Question, {"slug": slug}, fields)
         part_fields = {"order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""}
-        if _upsert(Part, {"question": Question.objects.get(slug=slug), "key": "answer"}, part_fields) \
-                or question_changed:
+        if upsert(Part, {"question": mirror.row, "key": "answer"}, part_fields).changed or mirror.changed:
             changed.append(slug)
     stale = Question.objects.filter(group=CARD_GROUP).exclude(slug__in=keep)
     for question in stale:
@@ -123,6 +91,6 @@ def catalogue_sync() -> dict[str, list[str]]:
     quizzes = []
     for definition in definitions:
         slug = definition.pop("slug")
-        if _upsert(Quiz, {"slug": slug}, definition):
+        if upsert(Quiz, {"slug": slug}, definition).changed:
             quizzes.append(slug)
     return {"quizzes": quizzes, "card_questions": card_questions}

@@ -20,7 +20,7 @@ import yaml
 from graders.answers import KINDS, validate_spec
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-CARD_GROUP = "drills"  # the question group of the drill cards mirrored for quizzes (quizzes/catalogue.py)
+CARD_GROUP = "drills"  # the question group of the drill cards mirrored for quizzes (content/catalogue.py)
 KEY = re.compile(r"[a-z0-9-]+")
 TIERS = ("L1", "L2", "L3")
 AUTO_GRADED = tuple(k for k in KINDS if k != "free")
@@ -28,6 +28,13 @@ TOPIC_PREFIX = "formula:"
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")  # {{name}}: a parameter's value in a prompt
 # the column sizes of quizzes.models (PostgreSQL enforces them; SQLite would not)
 MAX_LEN = {"slug": 120, "title": 300, "source": 300, "group": 60, "key": 40}
+
+
+def card_question_slug(card) -> str:
+    """The slug of a drill card's mirror question (a ``drills.models.Card``); "_" is never in an authored
+    slug (SLUG)."""
+    return f"card_{card.deck.slug}_{card.key}"[:120]
+
 
 # ----------------------------------------------------------------------------- the schema
 
