@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: setup frontend run test lint bench sandbox-image
+.PHONY: setup frontend run test lint bench sandbox-image deploy-smoke load-test
 
 setup: $(VENV)/.installed
 
@@ -34,3 +34,7 @@ bench: setup
 
 sandbox-image:
 	bash sandbox/images/build_cpu.sh
+
+# The production stack (deploy/compose.yaml) built offline, brought up, driven from outside, torn down.
+deploy-smoke: setup frontend
+	bash deploy/smoke/smoke.sh

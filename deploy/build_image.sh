@@ -48,8 +48,7 @@ say "docker build -f deploy/Dockerfile (base $BASE_IMAGE, network none) -> $IMAG
 docker build --network none -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg PIP_NO_INDEX=1 \
     -t "$IMAGE" . 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
-    -e '^ *$' || true
-[[ "${PIPESTATUS[0]}" == 0 ]] || true
+    -e '^ *$' -e '^Step [0-9]' -e '^ ---> ' -e '^Removing intermediate' -e '^Processing /wheels/' || true
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "docker build failed (see above)"
 docker image prune -f --filter "label=org.quantprep.image=app" >/dev/null || true
 say "built $IMAGE ($(docker image inspect -f '{{ .Size }}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"

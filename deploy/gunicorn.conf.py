@@ -9,6 +9,9 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# Longer than a client polling every 2 s (the CLI, the submission page) waits between requests, so an idle
+# kept-alive connection is not closed just as the next request goes out; a proxy in front keeps less.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 graceful_timeout = 30
 max_requests = 2000  # recycle a worker now and then: bounded memory over weeks of uptime
 max_requests_jitter = 200

@@ -34,10 +34,9 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 
 # Logs: one JSON object per line (config/logging.py) unless LOG_FORMAT=plain; the Celery worker and beat
-# log through the same configuration instead of installing their own handlers on the root logger.
+# log through the same configuration (config/celery.py).
 LOG_FORMAT = env("LOG_FORMAT", "json")
 if LOG_FORMAT not in LOGGING["formatters"]:  # noqa: F405
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
 logging.captureWarnings(True)  # Python warnings become log records (logger py.warnings), in the same format
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
