@@ -24,10 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:
-    from content.reader import read_content
-except ImportError:  # before the content package existed
-    from quizzes.content import read_content
+from content.reader import read_content
 from graders.answers import key_number, sample_params
 
 ROOT = Path(__file__).resolve().parents[2]
