@@ -11,6 +11,7 @@ when it changes uid."""
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -19,6 +20,11 @@ from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
+# Which worker started a container: its machine's, or its own container's, host name. Several workers
+# share one engine (scaled worker containers, a gpu-worker beside a worker, two deployments on one host):
+# a worker sweeps only its own leftovers, never a sibling's job in flight.
+OWNER_LABEL = "org.quantprep.sandbox.owner"
+OWNER = socket.gethostname()
 PYTHON = "/opt/venv/bin/python"
 CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
 
@@ -52,9 +58,10 @@ class DockerBackend:
             return f"{type(exc).__name__}: {exc}"[:300]
 
     def sweep(self) -> int:
-        """Remove containers left by a worker that died (called at worker start)."""
+        """Remove the containers this worker left when it died (called at worker start): those with its
+        owner label; other workers' containers on the same engine are theirs to remove."""
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": LABEL}):
+        for container in self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}):
             container.remove(force=True)
             removed += 1
         if removed:
@@ -75,7 +82,8 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 self.image, ["/usr/bin/tini", "--", *(part.replace("{python}", PYTHON) for part in job.argv)],
-                name=f"quantprep-{job.name}", labels={LABEL: job.name}, user="0:0", working_dir="/tmp",
+                name=f"quantprep-{job.name}-{secrets.token_hex(4)}",  # unique across deployments on one engine
+                labels={LABEL: job.name, OWNER_LABEL: OWNER}, user="0:0", working_dir="/tmp",
                 cap_drop=["ALL"], cap_add=["SETUID", "SETGID", "KILL"], security_opt=["no-new-privileges"],
                 network_mode="none", read_only=True,
                 tmpfs={"/tmp": f"size={limits.scratch_mb}m,mode=1777,nosuid,nodev"},
