@@ -59,12 +59,19 @@ def test_compose_file_is_valid_and_has_every_service_with_health_checks_and_rest
     assert "ports" not in services["db"] and "ports" not in services["redis"]  # private unless expose.yaml
 
 
-def test_without_a_database_password_compose_refuses_to_start(tmp_path):
-    env_file = tmp_path / "empty.env"
-    env_file.write_text(f"QUANTPREP_ENV_FILE={env_file}\n")
-    done = subprocess.run([*compose_command(), "--env-file", str(env_file), "-f", str(ROOT / "deploy/compose.yaml"),
-                           "config"], capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0 and "set POSTGRES_PASSWORD in deploy/.env" in done.stderr
+def test_on_a_fresh_checkout_without_deploy_env_compose_config_lists_every_service(tmp_path):
+    """What an operator runs first, before writing deploy/.env: `docker-compose -f deploy/compose.yaml config`."""
+    checkout = tmp_path / "checkout"
+    (checkout / "deploy").mkdir(parents=True)
+    for name in ("compose.yaml", "worker-host.yaml", "expose.yaml", "defaults.env"):
+        (checkout / "deploy" / name).write_text((ROOT / "deploy" / name).read_text())
+    argv = [*compose_command(), "-f", "deploy/compose.yaml"]
+    done = subprocess.run([*argv, "config", "--services"], cwd=checkout, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == {"db", "redis", "migrate", "web", "worker", "gpu-worker", "beat"}
+    done = subprocess.run([*compose_command(), "-f", "deploy/worker-host.yaml", "config"], cwd=checkout,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "set MAIN_HOST in deploy/.env" in done.stderr  # a worker host must say where
 
 
 def test_a_worker_host_joins_the_main_machines_database_and_broker(tmp_path):
