@@ -65,7 +65,7 @@ def card_questions_sync() -> list[str]:
         keep.add(slug)
         fields = {"group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
                   "source": card.source, "body": card.front, "explanation": card.back,
-                  "corrections": card.corrections}
+                  "corrections": card.corrections, "sources": card.sources}
         mirror = upsert(Question, {"slug": slug}, fields)
         part_fields = {"order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""}
         if upsert(Part, {"question": mirror.row, "key": "answer"}, part_fields).changed or mirror.changed:

@@ -46,7 +46,7 @@ class LoadReport:
 def _question_fields(q: QuestionData) -> dict:
     return {"group": q.group, "title": q.title, "tier": q.tier, "tags": q.tags, "source": q.source, "body": q.body,
             "answer_points": q.answer_points, "pitfalls": q.pitfalls, "explanation": q.explanation,
-            "corrections": q.corrections, "content_hash": q.content_hash}
+            "corrections": q.corrections, "sources": q.sources, "content_hash": q.content_hash}
 
 
 def _load_question(q: QuestionData, report: LoadReport) -> None:
@@ -107,7 +107,7 @@ def decks_load(decks: list[DeckData]) -> dict:
         for order, c in enumerate(d.cards):
             keys.add(c.id)
             fields = {"order": order, "front": c.front, "back": c.back, "tags": list(c.tags), "source": c.source,
-                      "answer": c.answer, "corrections": list(c.corrections)}
+                      "answer": c.answer, "corrections": list(c.corrections), "sources": list(c.sources)}
             written = upsert(Card, {"deck": deck, "key": c.id}, fields,
                              create={"guid": card_guid(deck_slug=deck.slug, key=c.id)})
             report[written.outcome] += 1

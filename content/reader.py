@@ -40,7 +40,8 @@ def card_question_slug(card) -> str:
 
 QUESTION_KEYS = {  # key: required?
     "slug": True, "title": True, "tier": False, "tags": False, "source": False, "body": True,
-    "answer_points": False, "pitfalls": False, "explanation": False, "corrections": False, "parts": True,
+    "answer_points": False, "pitfalls": False, "explanation": False, "corrections": False, "sources": False,
+    "parts": True,
 }
 PART_OWN_KEYS = {"key", "prompt", "tags", "explanation"}  # the rest of a part is its answer spec
 COMMON_SPEC_KEYS = {"kind", "points", "params"}
@@ -63,7 +64,7 @@ SOURCE_KEYS = {"seed", "section"}
 DECK_KEYS = {"deck", "cards"}
 DECK_INFO_KEYS = {"slug": True, "title": True, "description": False, "source": False}
 CARD_KEYS = {"id": True, "front": True, "back": True, "tags": False, "source": False, "answer": False,
-             "corrections": False}
+             "corrections": False, "sources": False}
 CARD_ANSWER_KINDS = ("numeric", "symbolic")
 
 
@@ -187,16 +188,20 @@ class QuestionData:
     pitfalls: list = field(default_factory=list)
     explanation: str = ""
     corrections: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
     parts: list[PartData] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {
+        data = {
             "slug": self.slug, "group": self.group, "title": self.title, "body": self.body, "tier": self.tier,
             "tags": self.tags, "source": self.source, "answer_points": self.answer_points,
             "pitfalls": self.pitfalls, "explanation": self.explanation, "corrections": self.corrections,
             "parts": [{"key": p.key, "order": p.order, "kind": p.kind, "prompt": p.prompt, "spec": p.spec,
                        "tags": p.tags, "explanation": p.explanation} for p in self.parts],
         }
+        if self.sources:  # only when there are some: a question without keeps the hash it had before sources
+            data["sources"] = self.sources
+        return data
 
     @property
     def content_hash(self) -> str:
@@ -221,6 +226,7 @@ class CardData:
     source: str = ""
     answer: dict | None = None
     corrections: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
 
 
 @dataclass
@@ -251,6 +257,13 @@ class Content:
 
 
 # ----------------------------------------------------------------------------- checking helpers
+
+
+def _type_name(value) -> str:
+    """What a YAML value is, in the words of a content author."""
+    if value is None:
+        return "null"
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
 
 
 class _Checker:
@@ -300,6 +313,27 @@ class _Checker:
                            f"{where}: {key}[{i}] must be a string, not {type(item).__name__}")
             else:
                 out.append(str(item))
+        return out
+
+    def sources(self, data: Map, where: str) -> list[str]:
+        """``sources:``, a list of non-empty strings (a paper with its section, a spec with its clause, a
+        library file)."""
+        value = data.get("sources")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(data.at("sources"), f"{where}: sources must be a list of non-empty strings (a paper with "
+                       f"its section, a spec with its clause, a library file), not {_type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            line = value.at(i) if isinstance(value, Seq) else data.at("sources")
+            if not isinstance(item, str):
+                self.error(line, f"{where}: sources[{i}] must be a string, not {_type_name(item)}")
+            elif not item.strip():
+                self.error(line, f"{where}: sources[{i}] must not be empty")
+            else:
+                out.append(item.strip())
         return out
 
     def source(self, data: Map, where: str) -> str:
@@ -460,6 +494,7 @@ def read_question(path: Path, group: str, rel: str, problems: list[Problem]) -> 
     q.answer_points = check.text_list(data, "answer_points", "question")
     q.pitfalls = check.text_list(data, "pitfalls", "question")
     q.corrections = check.text_list(data, "corrections", "question")
+    q.sources = check.sources(data, "question")
     q.explanation = check.text(data, "explanation", "question")
     parts = data.get("parts")
     if "parts" in data and (not isinstance(parts, list) or not parts):
@@ -546,7 +581,7 @@ def read_deck(path: Path, rel: str, problems: list[Problem]) -> DeckData | None:
         card = CardData(id=cid, deck=slug, front=check.text(raw, "front", where, required=True),
                         back=check.text(raw, "back", where, required=True), path=rel, line=raw.line,
                         tags=check.text_list(raw, "tags", where), source=check.source(raw, where),
-                        corrections=check.text_list(raw, "corrections", where))
+                        corrections=check.text_list(raw, "corrections", where), sources=check.sources(raw, where))
         answer = raw.get("answer")
         if answer is not None:
             if not isinstance(answer, Map):
@@ -631,7 +666,7 @@ def content_stats(content: Content) -> dict:
     by_tier_all: dict[str, int] = {}
     by_kind: dict[str, int] = {}
     topics: set[str] = set()
-    n_parts = 0
+    n_parts = n_variants = 0
     for q in content.questions:
         by_source[q.group] = by_source.get(q.group, 0) + 1
         if q.tier:
@@ -640,6 +675,7 @@ def content_stats(content: Content) -> dict:
                 by_tier[q.tier] = by_tier.get(q.tier, 0) + 1
         for p in q.parts:
             n_parts += 1
+            n_variants += bool(p.spec.get("params"))
             by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
             if p.kind == "symbolic":
                 topics.update(q.part_topics(p))
@@ -654,4 +690,6 @@ def content_stats(content: Content) -> dict:
         "decks": len(content.decks),
         "labs": len(content.labs),
         "problems": len(content.problems),
+        "sources": sum(1 for item in [*content.questions, *content.cards] if item.sources),
+        "variants": n_variants,  # parts with per-learner parameters
     }

@@ -33,6 +33,9 @@ class Card(models.Model):
     source = models.CharField(max_length=300, blank=True, default="")
     answer = models.JSONField(null=True, blank=True, help_text="answer spec (docs/answer-spec.md), or null")
     corrections = models.JSONField(default=list, blank=True)
+    sources = models.JSONField(default=list, blank=True,
+                               help_text="where to read more: a paper with its section, a spec with its clause, a "
+                                         "library file")
 
     class Meta:
         ordering = ["deck", "order", "id"]

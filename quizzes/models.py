@@ -23,6 +23,9 @@ class Question(models.Model):
     explanation = models.TextField(blank=True)
     corrections = models.JSONField(default=list, blank=True,
                                    help_text="what the seed material gets wrong here, and the fix")
+    sources = models.JSONField(default=list, blank=True,
+                               help_text="where to read more: a paper with its section, a spec with its clause, a "
+                                         "library file")
     content_hash = models.CharField(max_length=64, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -24,7 +24,8 @@ def errata_index(content: Content) -> str:
 
 
 class Command(BaseCommand):
-    help = "Count questions (by group and tier), parts (by kind), formula topics, drill cards and labs."
+    help = ("Count questions (by group and tier), parts (by kind), formula topics, drill cards, labs, the "
+            "questions and cards with sources and the parts with per-learner numbers.")
 
     def add_arguments(self, parser):
         default = Path(getattr(settings, "BASE_DIR", Path.cwd())) / "fixtures"
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         w(f"drill cards      {stats['cards']:>5}  ({stats['cards_with_answers']} with a graded answer)")
         w(f"decks            {stats['decks']:>5}")
         w(f"labs             {stats['labs']:>5}")
+        w(f"with sources     {stats['sources']:>5}  (questions and cards)")
+        w(f"variants         {stats['variants']:>5}  (parts with per-learner numbers)")
         if content.problems:
             w(f"problems         {len(content.problems):>5}  (files with problems are not counted; "
               f"run load_content --check)")
