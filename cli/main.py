@@ -76,7 +76,7 @@ def resolve_token(flag: str | None, *, err: TextIO) -> str:
             print(f"quantprep: warning: {path} can be read by others; chmod 600 it.", file=err)
         return token
     raise AuthError("no API token: pass --token, set QUANTPREP_TOKEN, or put it in "
-                    f"{path} (ask your instructor, or run 'python manage.py api_token USERNAME').")
+                    f"{path} (make one on your account page, /account/ on the site).")
 
 
 # --- display -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ TOKEN_MARK = "qp_"
 PREFIX_LENGTH = len(TOKEN_MARK) + 8
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
+# A learner makes their own tokens on the account page; this many live ones at a time, then they revoke one.
+MAX_LIVE_SELF_SERVICE = 10
 # last_used_at is written at most this often per token: the CLI polls twice a second, and on SQLite
 # every write takes the database lock the worker needs for its progress updates.
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
@@ -77,3 +79,14 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
 
 def tokens_of(user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user)
+
+
+def tokens_live(user: User, *, now: dt.datetime | None = None) -> QuerySet[ApiToken]:
+    return tokens_of(user).filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+def token_state(token: ApiToken, *, now: dt.datetime | None = None) -> str:
+    """live, expired or revoked (a revoked token is revoked even after its expiry)."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "expired" if token.expires_at <= (now or timezone.now()) else "live"

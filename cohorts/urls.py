@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from cohorts import account_views as av
 from cohorts import grading_views as gv
 from cohorts import instructor_views as iv
 from cohorts import lab_views as lv
@@ -12,6 +13,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
     path("join/", views.join, name="join"),
+    # the learner's own account: API tokens for the CLI
+    path("account/", av.account, name="account"),
+    path("account/tokens/", av.account_token_create, name="account_token_create"),
+    path("account/tokens/<int:token_id>/revoke/", av.account_token_revoke, name="account_token_revoke"),
     # the instructor's workspace
     path("cohorts/", iv.cohort_list, name="cohort_list"),
     path("cohorts/new/", iv.cohort_new, name="cohort_new"),

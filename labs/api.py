@@ -22,7 +22,7 @@ from labs.selectors import submissions_visible_to
 from labs.services import SubmissionRejected, TooManySubmissions, submission_create
 
 UNAUTHORIZED = ("The API token is missing, unknown, expired or revoked. Send 'Authorization: Bearer <token>'; "
-                "an instructor makes one with 'python manage.py api_token USERNAME'.")
+                "make one on your account page (/account/ on the site).")
 
 
 class BearerToken(HttpBearer):

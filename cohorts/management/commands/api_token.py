@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from cohorts.tokens import DEFAULT_DAYS, TokenRefused, token_create, token_revoke, tokens_of
+from cohorts.tokens import DEFAULT_DAYS, TokenRefused, token_create, token_revoke, token_state, tokens_of
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         if options["list"]:
             now = timezone.now()
             for token in tokens_of(user):
-                state = ("revoked" if token.revoked_at else "expired" if token.expires_at <= now else "live")
+                state = token_state(token, now=now)
                 used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
                 self.stdout.write(f"{token.prefix}…  {state:8} expires {token.expires_at:%Y-%m-%d}  last used {used}")
             return
