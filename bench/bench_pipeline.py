@@ -47,6 +47,7 @@ def main() -> None:
     from content.labs import lab_folder_get, labs_root
     from content.load import labs_sync
     from labs.grading import grade
+    from labs.grading.report import TIMING_STAGES
     from labs.models import Lab, Submission
     from labs.services import submission_create
 
@@ -94,17 +95,27 @@ def main() -> None:
     # 2. Submit to verdict, per lab, one submission at a time through a real worker.
     worker = worker_start(env, WORK / "worker.log")
     print(f"{'lab':<12} {'p50 s':>7} {'p95 s':>7}   (submit to verdict, {args.repeats} runs each, 1 worker)")
+    breakdowns = {}
     for lab in Lab.objects.order_by("slug"):
         solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
-        latencies = []
+        latencies, timings = [], []
         for _ in range(args.repeats):
             start = time.monotonic()
             done = verdict_of(submission_create(user=user, lab=lab, code=solution).id)
             latencies.append(time.monotonic() - start)
             assert done.verdict == "accepted", (lab.slug, done.verdict, done.result.get("diagnostics"))
+            timings.append(done.result.get("timings") or {})
         p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
         print(f"{lab.slug:<12} {statistics.median(latencies):>7.2f} {p95:>7.2f}")
+        breakdowns[lab.slug] = {key: statistics.median(t[key] for t in timings if key in t)
+                                for key, _ in TIMING_STAGES if any(key in t for t in timings)}
     stop(worker)
+    # Where the time goes: the median of each stage of the grading breakdown (labs.grading.StageClock).
+    keys = [key for key, _ in TIMING_STAGES]
+    print(f"\nbreakdown, median s per stage ({', '.join(f'{i + 1} {key[:-2]}' for i, key in enumerate(keys))})")
+    print(f"{'lab':<12}" + "".join(f"{i + 1:>7}" for i in range(len(keys))))
+    for slug, medians in breakdowns.items():
+        print(f"{slug:<12}" + "".join(f"{medians[k]:>7.2f}" if k in medians else f"{'-':>7}" for k in keys))
 
     # 3. Throughput: a burst of fp8 submissions with one and with two worker processes.
     lab = Lab.objects.get(slug="fp8-e4m3")

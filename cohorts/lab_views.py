@@ -13,6 +13,7 @@ from cohorts import selectors, services
 from cohorts.forms import SubmissionOverrideForm, form_errors
 from cohorts.instructor_views import _cohort, _done, _refused, instructor_only
 from labs.analytics import lab_cohort_analytics
+from labs.grading.report import timing_rows
 from labs.models import Lab
 from labs.services import SubmissionRejected
 
@@ -51,4 +52,5 @@ def cohort_submission(request: HttpRequest, cohort_id: int, submission_id: int) 
         "overridden_here": selectors.submission_override_shown(cohort=cohort, submission=submission,
                                                                user=request.user),
         "audit": selectors.submission_override_history(cohort=cohort, submission=submission),
+        "timings": timing_rows((submission.result or {}).get("timings") or {}),
         "form": SubmissionOverrideForm(initial={"score": submission.score_override})})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -114,10 +115,16 @@ def submission_enqueue(*, submission_id: int, delay_s: float = 0) -> None:
 def submission_claim(*, submission_id: int) -> Submission | None:
     """Take a queued submission for grading; None when another delivery already has it or it is done.
     A submission left in ``preparing``/``running`` by a dead worker is re-queued by the sweeper."""
-    claimed = Submission.objects.filter(id=submission_id, status=Submission.Status.QUEUED).update(
-        updated_at=timezone.now(), status=Submission.Status.PREPARING, progress="preparing", attempts=F("attempts") + 1,
-        started_at=timezone.now())
-    return Submission.objects.select_related("lab").get(id=submission_id) if claimed else None
+    queued = Submission.objects.filter(id=submission_id, status=Submission.Status.QUEUED)
+    sent_at = queued.values_list("updated_at", flat=True).first()  # when it was sent to the workers
+    now = timezone.now()
+    claimed = queued.update(updated_at=now, status=Submission.Status.PREPARING, progress="preparing",
+                            attempts=F("attempts") + 1, started_at=now)
+    if not claimed:
+        return None
+    submission = Submission.objects.select_related("lab").get(id=submission_id)
+    submission.queue_wait_s = round((now - sent_at).total_seconds(), 3) if sent_at else None
+    return submission
 
 
 def submission_progress(*, submission_id: int, fields: dict) -> None:
@@ -146,10 +153,15 @@ def submission_record_result(*, submission_id: int, report: GradeReport) -> bool
                                                      progress="queued again after a grader error")
             return True
         report.diagnostics = GAVE_UP.format(n=attempts) + "\n" + report.diagnostics
-    Submission.objects.filter(active).update(
+    started = time.monotonic()
+    result = report.as_json()
+    recorded = Submission.objects.filter(active).update(
         status=Submission.Status.DONE, progress="done", verdict=report.verdict, score=report.score,
-        result=report.as_json(), backend=report.backend, finished_at=timezone.now(), updated_at=timezone.now(),
+        result=result, backend=report.backend, finished_at=timezone.now(), updated_at=timezone.now(),
         speed_review=Submission.SpeedReview.NEEDED if report.needs_review else Submission.SpeedReview.NONE)
+    if recorded:  # the write's own time, measured, then added: the breakdown's last stage
+        result["timings"] = {**result.get("timings", {}), "result_write_s": round(time.monotonic() - started, 3)}
+        Submission.objects.filter(id=submission_id).update(result=result)
     return False
 
 

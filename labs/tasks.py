@@ -32,6 +32,7 @@ def grade_submission(submission_id: int, device: str = "cpu") -> None:
     except Exception:  # noqa: BLE001 - our failure, never the learner's: record and retry
         log.exception("grading submission %s failed", submission_id)
         report = GradeReport(Verdict.INTERNAL_ERROR, diagnostics="The grader failed; it will be retried.")
+    report.timings = {"queue_wait_s": submission.queue_wait_s, **report.timings}
     log.info("submission %s graded: %s", submission_id, report.verdict.value,
              extra={"submission": submission_id, "lab": submission.lab.slug, "verdict": report.verdict.value})
     if services.submission_record_result(submission_id=submission_id, report=report):

@@ -6,6 +6,7 @@ the report. docs/sandbox.md describes the protocol and its threat model."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from content.labs import LabFolder
@@ -37,18 +38,52 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
 
         backend = get_backend(backend)
     tell({"stage": "preparing"})
+    clock = StageClock()
     job, plan = job_build(lab, code, name=name, device=device, gpus=gpus, reference_device=reference_device)
+
+    def heard(fields: dict) -> None:
+        clock.reached(fields.get("stage", ""))
+        tell(fields)
+
+    clock.reached("sandbox")
     try:
-        run = backend.run(job, on_stderr_line=lambda line: _relay(line, tell))
+        run = backend.run(job, on_stderr_line=lambda line: _relay(line, heard))
     except SandboxUnavailable as exc:
         return GradeReport(Verdict.INTERNAL_ERROR, diagnostics=f"The sandbox is unavailable ({exc}); the "
                            "submission will be graded when it is back.", backend=backend.name)
     finally:
         plan.wait()  # the inputs' thread ends first, whatever happened; it re-raises here what failed there
+    clock.reached("ran")
     tell({"stage": "scoring"})
     report = judge(lab.meta, plan, run, result_read(run.stdout))
+    clock.reached("scored")
     report.wall_s, report.backend = round(run.wall_s, 3), run.backend
+    report.timings = {"inputs_s": round(plan.made_s, 3), **clock.breakdown()}
     return report
+
+
+class StageClock:
+    """When each stage began, as the worker hears of it: its own steps, and the harness's progress lines
+    (the container up and the harness started, the reference timed, the tests, the submission timed).
+    ``breakdown()`` gives each stage's seconds; a stage that never came (an early error) is left out."""
+
+    # stage heard -> the name of the time spent from it to the next stage heard
+    SPANS = {"sandbox": "container_start_s", "starting": "imports_s", "timing the reference": "reference_timing_s",
+             "running tests": "tests_s", "timing": "submission_timing_s", "ran": "scoring_s"}
+
+    def __init__(self):
+        self.marks: list[tuple[str, float]] = []
+
+    def reached(self, stage: str) -> None:
+        if stage in self.SPANS or stage == "scored":
+            if not any(name == stage for name, _ in self.marks):
+                self.marks.append((stage, time.monotonic()))
+
+    def breakdown(self) -> dict[str, float]:
+        spans = {}
+        for (stage, at), (_, until) in zip(self.marks, self.marks[1:], strict=False):
+            spans[self.SPANS[stage]] = round(until - at, 3)
+        return spans
 
 
 PROGRESS_KEYS = {"stage": str, "case": int, "of": int, "name": str}

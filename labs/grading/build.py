@@ -10,6 +10,7 @@ import queue
 import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,14 +38,17 @@ class Plan:
         self._records: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self.made_s = 0.0  # how long making the inputs and expected outputs took (overlapping the run)
 
     def make(self, work: Callable[[Callable[[list[bytes]], None]], None]) -> None:
         def run() -> None:
+            started = time.monotonic()
             try:
                 work(self._records.put)
             except BaseException as exc:  # noqa: BLE001 - re-raised by wait() and, as the stream's end, by records()
                 self._error = exc
             finally:
+                self.made_s = time.monotonic() - started
                 self._records.put(None)
 
         self._thread = threading.Thread(target=run, name="inputs", daemon=True)

@@ -21,6 +21,26 @@ class Verdict(enum.StrEnum):
         return self.value.replace("_", " ").title()
 
 
+# The timing breakdown's stages in order, in words: grade() measures the sandbox's, the worker the first
+# and the last. Making the inputs runs alongside the container's start and the imports.
+TIMING_STAGES = [
+    ("queue_wait_s", "waiting for a worker"),
+    ("inputs_s", "making the inputs and expected outputs (while the next two run)"),
+    ("container_start_s", "starting the sandbox container and the harness"),
+    ("imports_s", "both interpreters importing torch while the inputs arrive"),
+    ("reference_timing_s", "timing the reference"),
+    ("tests_s", "running the test cases"),
+    ("submission_timing_s", "timing the submission and returning its outputs"),
+    ("scoring_s", "checking the outputs and scoring"),
+    ("result_write_s", "recording the result"),
+]
+
+
+def timing_rows(timings: dict) -> list[tuple[str, float]]:
+    """The breakdown as (what, seconds) rows in stage order, for pages."""
+    return [(words, timings[key]) for key, words in TIMING_STAGES if isinstance(timings.get(key), int | float)]
+
+
 @dataclass
 class GradeReport:
     verdict: str
@@ -32,9 +52,10 @@ class GradeReport:
     wall_s: float = 0.0
     backend: str = ""
     needs_review: bool = False  # a speedup above the lab's plausible ceiling: no speed points until cleared
+    timings: dict = field(default_factory=dict)  # seconds per grading stage (labs.grading.StageClock)
 
     def as_json(self) -> dict:
-        """The fields of the grade_lab contract, in its order."""
+        """The fields of the grade_lab contract, in its order, then ``timings``."""
         data = asdict(self)
         return {key: data[key] for key in ("verdict", "score", "correct", "cases", "speedup", "diagnostics",
-                                           "wall_s")}
+                                           "wall_s", "timings")}

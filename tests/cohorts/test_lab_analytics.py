@@ -320,7 +320,7 @@ def test_the_demo_results_have_the_graders_shape(demos):
                 .select_related("lab").order_by("id"))
     assert subs and {s.verdict for s in subs} >= {"accepted", "wrong_answer"}
     for s in subs:
-        assert set(s.result) == {"verdict", "score", "correct", "cases", "speedup", "diagnostics", "wall_s"}
+        assert set(s.result) == {"verdict", "score", "correct", "cases", "speedup", "diagnostics", "wall_s", "timings"}
         assert s.result["verdict"] == s.verdict and s.result["score"] == s.score
         names = [c["name"] for c in s.lab.cases["tests"]]
         if s.verdict == "wrong_answer":

@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FP8 = ROOT / "fixtures/labs/fp8-e4m3/solutions"
-KEYS = ["verdict", "score", "correct", "cases", "speedup", "diagnostics", "wall_s"]
+KEYS = ["verdict", "score", "correct", "cases", "speedup", "diagnostics", "wall_s", "timings"]  # the contract, then timings
+STAGES = ["inputs_s", "container_start_s", "imports_s", "reference_timing_s", "tests_s", "submission_timing_s",
+          "scoring_s"]
 
 
 def grade_lab(*args: str) -> tuple[int, dict | str]:
@@ -36,6 +38,11 @@ def test_a_correct_fp8_solution_is_accepted_with_a_speedup(backend):
     assert report["speedup"] is not None and report["speedup"] > 0
     assert 80 <= report["score"] <= 100 and report["wall_s"] > 0
     assert "Score = 80 base points + 20 speed points" in report["diagnostics"]
+    timings = report["timings"]
+    assert list(timings) == STAGES and all(seconds >= 0 for seconds in timings.values()), timings
+    # the harness's stages happen inside its wall time (the worker hears of them a little later)
+    inside = sum(timings[k] for k in ("imports_s", "reference_timing_s", "tests_s", "submission_timing_s"))
+    assert inside <= report["wall_s"] + 1.0, timings
 
 
 @pytest.mark.docker

@@ -28,7 +28,8 @@ HOSTILE_CODE = "def quantize(x):\n    return '<script>alert(1)</script>'\n"
 RESULT = GradeReport("wrong_answer", score=0.0, cases=[
     {"name": "ties", "passed": False, "message": "- tie: 3 wrong\nexpected 0, got 1", "metrics": {"wrong": 3}},
     {"name": "random-odd", "passed": True, "message": "exact", "metrics": {}}],
-    diagnostics="1 of 2 cases failed.", wall_s=1.5).as_json()
+    diagnostics="1 of 2 cases failed.", wall_s=1.5,
+    timings={"queue_wait_s": 0.25, "imports_s": 1.875, "bogus_s": "<b>x</b>"}).as_json()
 
 
 @pytest.fixture
@@ -164,6 +165,10 @@ def test_the_instructor_reads_the_submission_with_its_code_escaped(world):
     assert 'id="override"' in html and 'name="reason"' in html and 'name="clear"' in html
     # no inline script: every script tag loads a file
     assert all("src=" in tag for tag in re.findall(r"<script\b[^>]*>", html))
+    # where the grading time went, in the stages' order and words; an unknown key is not shown
+    timings = html[html.index('id="timings"'):]
+    assert re.search(r"waiting for a worker</th><td>0.25<.*importing torch.*</th><td>1.88<", timings, re.S)
+    assert "bogus" not in html
 
 
 def test_posting_sets_the_override_and_the_page_shows_it_with_its_history(world):
