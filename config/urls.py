@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("quizzes.urls")),
     path("labs/", include("labs.urls")),
     path("drills/", include("drills.urls")),
+    path("reports/", include("reports.urls")),
     path("api/", include("labs.api")),
 ]

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "labs",
     "drills",
     "content",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 ANSWER_CHECKS_PER_MINUTE = int(env("ANSWER_CHECKS_PER_MINUTE", "30"))
 LAB_MAX_WAITING = int(env("LAB_MAX_WAITING", "2"))  # a learner's submissions waiting to be graded
 REGISTRATIONS_PER_HOUR = int(env("REGISTRATIONS_PER_HOUR", "5"))  # per client address
+PROBLEM_REPORTS_PER_HOUR = int(env("PROBLEM_REPORTS_PER_HOUR", "20"))  # per learner (reports app)
 BEHIND_PROXY = env_bool("BEHIND_PROXY", False)  # trust X-Forwarded-For (set by our own reverse proxy)
 CACHE_URL = env("CACHE_URL", "")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
