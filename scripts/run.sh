@@ -12,6 +12,10 @@ $PY manage.py load_content
 $PY manage.py demo_setup
 $PY manage.py sandbox_status
 
+# The web server and the worker run with DEBUG off, so learners see the site's own error pages (404, 403,
+# 500), never Django's debug page with its settings and URL patterns; `DEBUG=1 make run` shows those again
+# (config/settings/dev.py).
+export DEBUG="${DEBUG:-false}"
 trap 'trap - INT TERM EXIT; kill 0 2>/dev/null; wait' INT TERM EXIT
 .venv/bin/celery -A config worker --beat --concurrency 1 --loglevel INFO -Q grading,gpu &
 $PY manage.py runserver --noreload "127.0.0.1:${PORT}" &
