@@ -134,6 +134,7 @@ class WorkerHeartbeat(models.Model):
     unsafe = models.BooleanField(default=False, help_text="the local backend: no isolation")
     problem = models.CharField(max_length=300, blank=True, help_text="why the backend cannot run jobs now")
     queues = models.CharField(max_length=100, blank=True)
+    concurrency = models.PositiveIntegerField(default=1, help_text="jobs it grades at once")
     seen_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import statistics
 import time
 
 from django.conf import settings
@@ -100,6 +101,29 @@ def queue_position(*, submission: Submission) -> int | None:
     # a queued row's updated_at is when it was sent to the workers (created, released or requeued)
     return Submission.objects.filter(status=Submission.Status.QUEUED, held=False, updated_at__lt=submission.updated_at
                                      ).count() + 1
+
+
+RECENT_FOR_ESTIMATE = 30  # graded submissions whose grading time makes the estimate
+
+
+def queue_estimate(*, submission: Submission) -> dict | None:
+    """Where a waiting submission stands: its ``position`` (itself included), how many are ``ahead`` and
+    ``seconds`` until its verdict, about: the rounds of jobs before it (the live workers' slots at a time, by
+    their heartbeats) times the median grading time of the last graded submissions. ``seconds`` is None
+    with no history or no live worker. None when it is not waiting with the workers."""
+    position = queue_position(submission=submission)
+    if position is None:
+        return None
+    recent = (Submission.objects.filter(status=Submission.Status.DONE, started_at__isnull=False,
+                                        finished_at__isnull=False).exclude(verdict=Verdict.INTERNAL_ERROR)
+              .order_by("-finished_at").values_list("started_at", "finished_at")[:RECENT_FOR_ESTIMATE])
+    durations = [(finished - started).total_seconds() for started, finished in recent]
+    queue = "gpu" if settings.SANDBOX_GPUS else "grading"
+    alive = timezone.now() - dt.timedelta(seconds=3 * settings.WORKER_HEARTBEAT_S)
+    slots = sum(concurrency for queues, concurrency in WorkerHeartbeat.objects.filter(seen_at__gte=alive)
+                .values_list("queues", "concurrency") if queue in queues.split(","))
+    seconds = math.ceil(position / slots) * statistics.median(durations) if durations and slots else None
+    return {"position": position, "ahead": position - 1, "seconds": seconds}
 
 
 def submission_enqueue(*, submission_id: int, delay_s: float = 0) -> None:
@@ -237,14 +261,14 @@ def submission_score_override(*, submission: Submission, score: float | None, re
     return row
 
 
-def worker_heartbeat(*, hostname: str, queues: str) -> WorkerHeartbeat:
+def worker_heartbeat(*, hostname: str, queues: str, concurrency: int = 1) -> WorkerHeartbeat:
     """A worker says which backend runs the jobs it takes (asked of the backend now, never cached)."""
     from sandbox.api import backend_status
 
     status = backend_status()
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={
         "backend": status["name"], "unsafe": status["unsafe"], "problem": status["problem"][:300], "queues": queues,
-        "seen_at": timezone.now()})
+        "concurrency": concurrency, "seen_at": timezone.now()})
     return heartbeat
 
 

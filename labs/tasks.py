@@ -4,11 +4,12 @@ containers a dead worker left, and a heartbeat that says which sandbox backend t
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import celeryd_init, worker_ready
 from django.conf import settings
 
 from content.labs import lab_folder_get
@@ -47,6 +48,14 @@ def sweep_stuck_submissions() -> list[int]:
     return services.submissions_requeue_stuck()
 
 
+@celeryd_init.connect
+def _sandbox_owner(sender=None, **_kwargs) -> None:
+    """The sandbox containers this worker starts carry its node name (sandbox.docker_backend.owner), set
+    before the pool's processes fork so that they inherit it."""
+    if sender:
+        os.environ["QUANTPREP_SANDBOX_OWNER"] = str(sender)
+
+
 @worker_ready.connect
 def _worker_upkeep(sender=None, **_kwargs) -> None:
     """Containers of a worker that died are removed before this one takes work; then a heartbeat every
@@ -61,13 +70,14 @@ def _worker_upkeep(sender=None, **_kwargs) -> None:
         log.exception("could not sweep leftover sandbox containers")
     hostname = getattr(sender, "hostname", None) or "worker"
     queues = ",".join(sorted(q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", []) or []))
+    concurrency = getattr(getattr(sender, "controller", None), "concurrency", None) or 1
 
     def beat() -> None:
         from django.db import close_old_connections
 
         while True:
             try:
-                services.worker_heartbeat(hostname=hostname, queues=queues)
+                services.worker_heartbeat(hostname=hostname, queues=queues, concurrency=concurrency)
             except Exception:  # noqa: BLE001 - a heartbeat lost to a database hiccup is sent again next time
                 log.exception("worker heartbeat failed")
             finally:

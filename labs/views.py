@@ -11,7 +11,7 @@ from labs.selectors import speed_reviews_for, submissions_visible_to
 from labs.services import (
     SubmissionRejected,
     TooManySubmissions,
-    queue_position,
+    queue_estimate,
     submission_create,
     submission_speed_review,
 )
@@ -49,7 +49,7 @@ def submission_detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     reviewable = is_instructor(request.user) and speed_reviews_for(request.user).filter(id=submission.id).exists()
     rerun = submission.reruns.select_related("rerun").first()  # the latest: its grade before that re-run
     return render(request, template, {"submission": submission, "reviewable": reviewable, "rerun": rerun,
-                                      "position": queue_position(submission=submission)})
+                                      "queue": queue_estimate(submission=submission)})
 
 
 @login_required

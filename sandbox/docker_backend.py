@@ -11,6 +11,7 @@ when it changes uid."""
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -20,11 +21,15 @@ from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
-# Which worker started a container: its machine's, or its own container's, host name. Several workers
-# share one engine (scaled worker containers, a gpu-worker beside a worker, two deployments on one host):
-# a worker sweeps only its own leftovers, never a sibling's job in flight.
+# Which worker started a container: its Celery node name (labs.tasks sets QUANTPREP_SANDBOX_OWNER before the
+# pool forks; node names are unique per host), else the host name. Several workers share one engine (scaled
+# worker containers, a gpu-worker beside a worker, two deployments on one host): a worker sweeps only its
+# own leftovers, never a sibling's job in flight.
 OWNER_LABEL = "org.quantprep.sandbox.owner"
-OWNER = socket.gethostname()
+
+
+def owner() -> str:
+    return os.environ.get("QUANTPREP_SANDBOX_OWNER") or socket.gethostname()
 PYTHON = "/opt/venv/bin/python"
 CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
 
@@ -61,7 +66,7 @@ class DockerBackend:
         """Remove the containers this worker left when it died (called at worker start): those with its
         owner label; other workers' containers on the same engine are theirs to remove."""
         removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"}):
+        for container in self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"}):
             container.remove(force=True)
             removed += 1
         if removed:
@@ -83,7 +88,7 @@ class DockerBackend:
             container = self.client.containers.create(
                 self.image, ["/usr/bin/tini", "--", *(part.replace("{python}", PYTHON) for part in job.argv)],
                 name=f"quantprep-{job.name}-{secrets.token_hex(4)}",  # unique across deployments on one engine
-                labels={LABEL: job.name, OWNER_LABEL: OWNER}, user="0:0", working_dir="/tmp",
+                labels={LABEL: job.name, OWNER_LABEL: owner()}, user="0:0", working_dir="/tmp",
                 cap_drop=["ALL"], cap_add=["SETUID", "SETGID", "KILL"], security_opt=["no-new-privileges"],
                 network_mode="none", read_only=True,
                 tmpfs={"/tmp": f"size={limits.scratch_mb}m,mode=1777,nosuid,nodev"},

@@ -91,6 +91,7 @@ def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_w
     # The worker said which backend it runs (its heartbeat); the web process read it, asking no engine.
     heartbeat = WorkerHeartbeat.objects.get()
     assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("docker", False, "")
+    assert heartbeat.concurrency == 1  # the worker's --concurrency: its slots in the learners' wait estimate
     assert "Unsafe sandbox" not in client.get("/labs/").text
 
 

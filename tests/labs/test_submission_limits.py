@@ -18,7 +18,7 @@ from cohorts.tokens import token_create
 from content.labs import labs_root
 from content.load import labs_sync
 from labs import services
-from labs.models import Lab, Submission
+from labs.models import Lab, Submission, WorkerHeartbeat
 from tests.e2e.test_submission_flow import logged_in
 from tests.factories import user_make
 
@@ -107,8 +107,44 @@ def test_the_submission_page_shows_the_queue_position(lab, queued):
     held = services.submission_create(user=eve, lab=lab, code="x = 2")
     client = Client()
     client.force_login(eve)
-    assert "Position in the grading queue: 2." in client.get(f"/labs/submissions/{mine.id}/").content.decode()
+    page = client.get(f"/labs/submissions/{mine.id}/").content.decode()
+    assert "1 submission ahead of you." in page and "about" not in page  # no history, no live worker: no guess
     assert "Waiting for your previous submission" in client.get(f"/labs/submissions/{held.id}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_wait_is_estimated_from_recent_grading_times_and_the_live_workers_slots(lab, queued, settings):
+    now = timezone.now()
+    for seconds in (8, 10, 30):  # graded earlier: median 10 s
+        Submission.objects.create(user=user_make(f"old{seconds}"), lab=lab, code="x", status="done",
+                                  verdict="accepted", started_at=now - dt.timedelta(seconds=seconds), finished_at=now)
+    Submission.objects.create(user=user_make("broke"), lab=lab, code="x", status="done", verdict="internal_error",
+                              started_at=now - dt.timedelta(seconds=500), finished_at=now)  # not a grading time
+    waiting = [services.submission_create(user=user_make(f"w{i}"), lab=lab, code="x") for i in range(5)]
+    last = waiting[-1]
+    assert services.queue_estimate(submission=last) == {"position": 5, "ahead": 4, "seconds": None}  # no worker
+    WorkerHeartbeat.objects.create(hostname="w1", backend="docker", queues="grading", concurrency=2, seen_at=now)
+    WorkerHeartbeat.objects.create(hostname="gpu", backend="docker", queues="gpu", concurrency=4, seen_at=now)
+    WorkerHeartbeat.objects.create(hostname="dead", backend="docker", queues="grading", concurrency=8,
+                                   seen_at=now - dt.timedelta(seconds=10 * settings.WORKER_HEARTBEAT_S))
+    # 2 slots on the grading queue: position 5 is graded in the third round of 10 s
+    assert services.queue_estimate(submission=last) == {"position": 5, "ahead": 4, "seconds": 30.0}
+    client = Client()
+    client.force_login(last.user)
+    assert "Your verdict in about 30 s: 4 submissions ahead of you." in client.get(
+        f"/labs/submissions/{last.id}/").content.decode()
+    first = Client()
+    first.force_login(waiting[0].user)
+    assert "Your verdict in about 10 s: next in the grading queue." in first.get(
+        f"/labs/submissions/{waiting[0].id}/").content.decode()
+
+
+@pytest.mark.parametrize("seconds, words", [(0, "5 s"), (42, "40 s"), (89, "90 s"), (95, "2 min"),
+                                            (3599, "1 h"), (4800, "1 h 20 min")])
+def test_estimates_read_as_words(seconds, words):
+    from labs.templatetags.labs_tags import duration_words
+
+    assert duration_words(seconds) == words
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,22 +4,26 @@ sibling's job in flight. Real containers on the real engine."""
 
 from __future__ import annotations
 
+import uuid
+
 import docker
 import pytest
 
-from sandbox.docker_backend import LABEL, OWNER, OWNER_LABEL, DockerBackend
+from sandbox.docker_backend import LABEL, OWNER_LABEL, DockerBackend
 from tests.sandbox.test_image import IMAGE
 
 pytestmark = pytest.mark.docker
 
 
-def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_running_job_alone():
+def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_running_job_alone(monkeypatch):
+    me = f"worker-{uuid.uuid4().hex[:8]}@this-host"  # the Celery node name labs.tasks sets at worker start
+    monkeypatch.setenv("QUANTPREP_SANDBOX_OWNER", me)
     client = docker.from_env()
     sleep = ["/opt/venv/bin/python", "-c", "import time; time.sleep(120)"]
     sibling = client.containers.run(IMAGE, sleep, detach=True, network_mode="none",
-                                    labels={LABEL: "sub1-try1", OWNER_LABEL: "another-worker-host"})
+                                    labels={LABEL: "sub1-try1", OWNER_LABEL: "another-worker@this-host"})
     mine = client.containers.run(IMAGE, sleep, detach=True, network_mode="none",
-                                 labels={LABEL: "sub2-try1", OWNER_LABEL: OWNER})
+                                 labels={LABEL: "sub2-try1", OWNER_LABEL: me})
     try:
         assert DockerBackend(IMAGE).sweep() == 1
         sibling.reload()
