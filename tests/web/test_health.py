@@ -25,7 +25,7 @@ def test_healthz_answers_without_touching_the_database(client):
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db  # the refused pages render the site's error page, which reads the session's user
+@pytest.mark.django_db  # the refused requests go through the whole site (sessions, the lockout), which may query
 def test_health_checks_answer_by_ip_over_plain_http_under_production_host_and_https_rules(client, settings):
     """A container's health check and a load balancer call by IP over HTTP: neither ALLOWED_HOSTS nor the
     HTTPS redirect may turn them away, while every other page still is (400 for the unknown host)."""
