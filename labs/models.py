@@ -139,3 +139,19 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} ({self.backend})"
+
+
+class LabDraft(models.Model):
+    """A learner's unsubmitted code for one lab, autosaved by the lab page as they type: one row per learner
+    and lab, overwritten on every save, capped at the grader's size limit like a submission."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_drafts")
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="drafts")
+    code = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lab"], name="one_draft_per_learner_and_lab")]
+
+    def __str__(self) -> str:
+        return f"draft of {self.user_id} on {self.lab_id}"

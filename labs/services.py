@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from graders.labs.score import lab_score
 from labs.grading import MAX_CODE_BYTES, GradeReport, Verdict
-from labs.models import Lab, LabRerun, Submission, SubmissionRerun, WorkerHeartbeat
+from labs.models import Lab, LabDraft, LabRerun, Submission, SubmissionRerun, WorkerHeartbeat
 
 log = logging.getLogger("labs")
 MAX_GRADING_ATTEMPTS = 3  # in all, the sweeper's requeues included
@@ -38,6 +38,22 @@ class TooManySubmissions(SubmissionRejected):
     def __init__(self, message: str, retry_after: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class DraftTooLarge(ValueError):
+    pass
+
+
+def draft_save(*, user: User, lab: Lab, code: str) -> LabDraft:
+    """Overwrite the learner's draft of this lab (one row each). Refused past the submission size cap:
+    a draft the grader would refuse is not kept either. Line ends are stored as "\n" (a browser's form data
+    sends "\r\n")."""
+    code = code.replace("\r\n", "\n")
+    if len(code.encode()) > MAX_CODE_BYTES:
+        raise DraftTooLarge(f"Not saved: the code is larger than {MAX_CODE_BYTES // 1024} KB, the most a "
+                            "submission may be.")
+    draft, _ = LabDraft.objects.update_or_create(user=user, lab=lab, defaults={"code": code})
+    return draft
 
 
 WAITING = (Submission.Status.QUEUED, Submission.Status.PREPARING, Submission.Status.RUNNING, Submission.Status.SCORING)

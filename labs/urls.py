@@ -9,4 +9,5 @@ urlpatterns = [
     path("submissions/reviews/", views.speed_reviews, name="speed_reviews"),
     path("submissions/<int:submission_id>/review/", views.speed_review, name="speed_review"),
     path("<slug:slug>/", views.lab_detail, name="detail"),
+    path("<slug:slug>/draft/", views.draft_autosave, name="draft"),
 ]

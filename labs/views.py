@@ -1,16 +1,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cohorts.roles import is_instructor
 from labs.models import Lab
-from labs.selectors import speed_reviews_for, submissions_visible_to
+from labs.selectors import lab_editor_code, speed_reviews_for, submissions_visible_to
 from labs.services import (
+    DraftTooLarge,
     SubmissionRejected,
     TooManySubmissions,
+    draft_save,
     queue_estimate,
     submission_create,
     submission_speed_review,
@@ -24,8 +27,11 @@ def lab_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The lab and its editor, opened on the learner's own newest work (see ``lab_editor_code``); a refused
+    submission comes back with the code as posted."""
     lab = get_object_or_404(Lab, slug=slug)
-    code, status = lab.starter, 200
+    code, draft = lab_editor_code(user=request.user, lab=lab)
+    status = 200
     if request.method == "POST":
         code = request.POST.get("code", "")
         upload = request.FILES.get("file")
@@ -38,8 +44,29 @@ def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
             messages.error(request, str(exc))
             status = 429 if isinstance(exc, TooManySubmissions) else 400
     recent = lab.submissions.filter(user=request.user)[:10]
-    return render(request, "labs/lab_detail.html", {"lab": lab, "code": code, "recent": recent},
+    return render(request, "labs/lab_detail.html", {"lab": lab, "code": code, "recent": recent, "draft": draft},
                   status=status)
+
+
+def _hh_mm(when) -> str:
+    return timezone.localtime(when).strftime("%H:%M")
+
+
+@login_required
+@require_POST
+def draft_autosave(request: HttpRequest, slug: str) -> JsonResponse:
+    """The lab page's autosave: the learner's own draft of this lab, nobody else's (the row is keyed by the
+    signed-in user). JSON {saved, saved_at, saved_hhmm} or {saved: false, error} with 413 past the size cap,
+    400 without a code field."""
+    lab = get_object_or_404(Lab, slug=slug)
+    if "code" not in request.POST:
+        return JsonResponse({"saved": False, "error": "Not saved: no code was sent."}, status=400)
+    try:
+        draft = draft_save(user=request.user, lab=lab, code=request.POST["code"])
+    except DraftTooLarge as exc:
+        return JsonResponse({"saved": False, "error": str(exc)}, status=413)
+    return JsonResponse({"saved": True, "saved_at": draft.updated_at.isoformat(),
+                         "saved_hhmm": _hh_mm(draft.updated_at)})
 
 
 @login_required

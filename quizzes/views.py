@@ -20,13 +20,18 @@ def question_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def question_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The question with, under each part, the learner's last checked answer and its verdict and feedback, so a
+    reload loses nothing. While an exam that asks this question runs, the bank refuses checks on it and shows
+    no earlier verdict either (nothing here answers an exam question)."""
     question = _bank_question(request, slug)
     exam = exam_in_progress(user=request.user, question_ids=[question.id])
     parts = []
     for part in question.parts.all():
-        last = Response.objects.filter(user=request.user, part=part).first()
+        last = None if exam else Response.objects.filter(user=request.user, part=part).first()
+        chosen = {a.strip() for a in last.answer.split(",")} if last else set()
         params = part_params(part=part, user=request.user)
-        parts.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params), "last": last})
+        parts.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params), "last": last,
+                      "chosen": chosen})
     return render(request, "quizzes/question_detail.html", {
         "question": question, "parts": parts, "exam": exam_refusal_text(exam) if exam else ""})
 

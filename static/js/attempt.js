@@ -117,7 +117,52 @@
 
   form.addEventListener("input", (e) => { const p = e.target.closest(".attempt-part"); if (p) changed(p); });
   form.addEventListener("change", (e) => { const p = e.target.closest(".attempt-part"); if (p) changed(p); });
-  form.addEventListener("submit", () => { unsaved.clear(); });  // the form carries every value
+  // Submitting with parts unanswered asks first, naming them as the page does ("Question 2 (title), part b");
+  // with every part answered it submits at once. The server submits whatever it is sent either way.
+  const confirmBox = document.getElementById("submit-confirm");
+  let confirmed = false;
+  function firstInput(part) {
+    return [...part.querySelectorAll("input, math-field")].find((el) => !el.hidden && !el.disabled);
+  }
+  function askFirst(empty) {
+    const list = document.getElementById("submit-confirm-list");
+    list.textContent = "";
+    empty.forEach((part) => {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.href = "#" + part.id;
+      a.textContent = part.dataset.label;
+      a.addEventListener("click", (e) => {
+        e.preventDefault();
+        confirmBox.close();
+        part.scrollIntoView({block: "center"});
+        const input = firstInput(part);
+        if (input) input.focus();
+      });
+      li.appendChild(a);
+      list.appendChild(li);
+    });
+    document.getElementById("submit-confirm-count").textContent =
+      empty.length === 1 ? "1 part has" : `${empty.length} parts have`;
+    confirmBox.showModal();
+  }
+  if (confirmBox) {
+    document.getElementById("keep-working").addEventListener("click", () => confirmBox.close());
+    document.getElementById("submit-anyway").addEventListener("click", () => {
+      confirmed = true;
+      confirmBox.close();
+      form.requestSubmit(document.getElementById("submit-attempt"));
+    });
+  }
+  form.addEventListener("submit", (e) => {
+    const empty = [...form.querySelectorAll(".attempt-part")].filter((p) => valueOf(p).trim() === "");
+    if (confirmBox && empty.length && !confirmed && !closed) {
+      e.preventDefault();
+      askFirst(empty);
+      return;
+    }
+    unsaved.clear();  // the form carries every value
+  });
   window.addEventListener("beforeunload", (e) => { if (unsaved.size && !closed) { e.preventDefault(); e.returnValue = ""; } });
 
   // Symbolic parts: the math editor writes LaTeX into the text field, which is what is saved and submitted.
