@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const url = textarea.dataset.draftUrl;
   const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
   const DEBOUNCE_MS = 1500;
-  let timer = null, savedCode = textarea.value, inFlight = null;
+  let timer = null, savedCode = textarea.value, inFlight = null, savedText = status.textContent;
 
   function show(text, error) {
     status.textContent = text;
@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
     timer = null;
     if (inFlight) await inFlight;  // one save at a time: an older text never lands after a newer one
     const code = textarea.value;
-    if (code === savedCode) return;
+    if (code === savedCode) { show(savedText); return; }
     show("Saving draft…");
     inFlight = (async () => {
       try {
@@ -38,13 +38,16 @@ document.addEventListener("DOMContentLoaded", () => {
         const data = await response.json().catch(() => ({}));
         if (response.ok && data.saved) {
           savedCode = code;
-          if (textarea.value === code) show("Draft saved " + data.saved_hhmm);
+          savedText = "Draft saved " + data.saved_hhmm;
+          if (textarea.value === code) show(savedText);
         } else {
           show(data.error || (response.status === 413 ? "Not saved: the code is too large."
                                                        : "Draft not saved (error " + response.status + ")."), true);
+          if (response.status >= 500 && !timer) timer = setTimeout(save, 10000);  // ours: try again later
         }
       } catch (err) {
-        show("Draft not saved (offline?): it is saved again when you next type.", true);
+        show("Draft not saved (offline?): trying again…", true);
+        if (!timer) timer = setTimeout(save, 10000);
       }
     })();
     await inFlight;
@@ -52,9 +55,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   textarea.addEventListener("input", () => {
-    if (textarea.value === savedCode) return;
-    show("Unsaved changes");
     clearTimeout(timer);
+    if (textarea.value === savedCode) { timer = null; show(savedText); return; }
+    show("Unsaved changes");
     timer = setTimeout(save, DEBOUNCE_MS);
   });
 

@@ -84,7 +84,13 @@ def test_the_lab_draft_comes_back_and_reset_asks_first(web_server):
         page.reload()
         page.wait_for_selector(".cm-content")
         assert editor_text(page) == STARTER  # the starter was saved as the draft
-        assert errors == []
+
+        # past the submission size cap: refused (413), and the page says so
+        page.evaluate("n => codeEditor.dispatch({changes: {from: 0, insert: '#'.repeat(n) + '\\n'}})", 300 * 1024)
+        page.wait_for_function("() => document.getElementById('draft-status').classList.contains('error')")
+        assert page.inner_text("#draft-status") == ("Not saved: the code is larger than 256 KB, the most a "
+                                                    "submission may be.")
+        assert errors == [f"413 {web_server}/labs/draft-lab/draft/"]  # that refusal, and nothing else
     assert LabDraft.objects.get(user=user, lab=lab).code == STARTER
 
 
