@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -25,9 +24,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from cli.client import DEFAULT_URL, AuthError, Client, ClientError
+from cli.progress import CASE, progress_fraction
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-CASE = re.compile(r"\bcase (\d+) of (\d+)\b")
 
 
 class UsageError(Exception):
@@ -80,23 +79,6 @@ def resolve_token(flag: str | None, *, err: TextIO) -> str:
 
 
 # --- display -------------------------------------------------------------------------------------
-
-def progress_fraction(status: str, progress: str, *, ran: bool) -> float:
-    """How far along a submission is, from its status and progress text ("running case 3 of 8")."""
-    if status == "done":
-        return 1.0
-    match = CASE.search(progress)
-    done_part = int(match.group(1)) / max(int(match.group(2)), 1) if match else 0.0
-    if progress.startswith("running"):
-        return 0.3 + 0.4 * done_part
-    if progress.startswith("timing"):  # the reference's timings come before the run, the submission's after
-        return (0.7 + 0.2 * done_part) if ran else (0.1 + 0.2 * done_part)
-    if status == "scoring" or progress.startswith("scoring"):
-        return 0.95
-    if status == "preparing" or progress.startswith("preparing"):
-        return 0.05
-    return 0.0
-
 
 class ProgressBar:
     """One redrawn line on a terminal; one line per change anywhere else (logs, CI)."""

@@ -2,6 +2,9 @@
 
 from django import template
 
+from labs.feedback import grading_progress, report_feedback, speed_feedback
+from labs.grading.report import Verdict
+
 register = template.Library()
 
 
@@ -15,3 +18,31 @@ def duration_words(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes} min"
     return f"{minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
+@register.filter
+def verdict_words(value: str) -> str:
+    """A stored verdict key in words: "wrong_answer" -> "Wrong Answer" (an unknown key as it is)."""
+    try:
+        return Verdict(value).label
+    except ValueError:
+        return value
+
+
+@register.simple_tag
+def submission_progress_bar(submission) -> dict:
+    """The progress bar of a submission being graded (labs.feedback.grading_progress)."""
+    return grading_progress(status=submission.status, progress=submission.progress, held=submission.held)
+
+
+@register.simple_tag
+def submission_feedback(submission) -> dict | None:
+    """A graded submission's error summary and case table (labs.feedback.report_feedback)."""
+    return report_feedback(submission.result)
+
+
+@register.simple_tag
+def submission_speed(submission) -> dict | None:
+    """An accepted submission's speedup and speed points, explained (labs.feedback.speed_feedback)."""
+    return speed_feedback(verdict=submission.verdict, result=submission.result, config=submission.lab.config,
+                          speed_review=submission.speed_review)
