@@ -16,7 +16,7 @@ from cohorts.roles import is_instructor
 from cohorts.selectors import cohorts_taught_by
 from config.limits import answer_check_limited
 from quizzes import selectors
-from quizzes.forms import QuizForm
+from quizzes.forms import QuizForm, answer_from_post
 from quizzes.models import Attempt, Part
 from quizzes.services.attempts import (
     AttemptClosed,
@@ -29,11 +29,6 @@ from quizzes.services.attempts import (
 )
 from quizzes.services.drill_quizzes import TAG_QUIZ_PREFIX, tag_quiz_get
 from quizzes.services.quizzes import QuizRefused, quiz_archive, quiz_delete, quiz_duplicate, quiz_save
-
-
-def _answer_from(request: HttpRequest, name: str = "answer") -> str:
-    """A choice part's checkboxes arrive as several values: joined, as the grader reads them ("a,c")."""
-    return ",".join(v for v in request.POST.getlist(name) if v)
 
 
 @login_required
@@ -99,7 +94,7 @@ def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> Json
     """The page's autosave: JSON {saved, saved_at, read_as, error, closed}."""
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
     try:
-        row, preview = answer_save(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+        row, preview = answer_save(attempt=attempt, part_id=part_id, answer=answer_from_post(request))
     except Part.DoesNotExist:
         raise Http404("No such part in this attempt.") from None
     except AttemptClosed as exc:
@@ -116,7 +111,7 @@ def answer_practice_check(request: HttpRequest, attempt_id: int, part_id: int) -
     if (refused := answer_check_limited(request)) is not None:
         return refused
     try:
-        row, result = answer_check(attempt=attempt, part_id=part_id, answer=_answer_from(request))
+        row, result = answer_check(attempt=attempt, part_id=part_id, answer=answer_from_post(request))
     except Part.DoesNotExist:
         raise Http404("No such part in this attempt.") from None
     except AttemptClosed as exc:
@@ -139,7 +134,7 @@ def attempt_submit_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             name = f"part-{pid}"
             if name in request.POST:
                 try:
-                    answer_save(attempt=attempt, part_id=pid, answer=_answer_from(request, name))
+                    answer_save(attempt=attempt, part_id=pid, answer=answer_from_post(request, name))
                 except AttemptClosed:
                     refused = True
     attempt = attempt_submit(attempt=attempt)

@@ -15,6 +15,12 @@ BLUEPRINT_KEYS = ("group", "tier", "tags", "seed")
 RESERVED_SLUGS = {"new", "history", "drill-tag"}  # words the quiz URLs use
 
 
+def answer_from_post(request, name: str = "answer") -> str:
+    """A posted answer; a choice part's checkboxes arrive as several values, joined as the grader reads
+    them ("a,c"). The quiz, its practice checks and the question bank all read answers this way."""
+    return ",".join(v for v in request.POST.getlist(name) if v)
+
+
 def blueprint_parse(text: str) -> list[dict]:
     """Lines like ``3 tier=L1 tags=gptq,awq group=interview`` → blueprint draws; errors name the line."""
     draws = []

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from config.limits import answer_check_limited, refusal
 from content.reader import CARD_GROUP
+from quizzes.forms import answer_from_post
 from quizzes.models import Part, Question, Response
 from quizzes.selectors import bank_hidden_slugs, exam_in_progress, exam_refusal_text, part_params, prompt_fill
 from quizzes.services.answers import response_save
@@ -51,7 +52,7 @@ def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         return refusal(exam_refusal_text(exam), status=409)
     if (refused := answer_check_limited(request)) is not None:
         return refused
-    result, _ = response_save(user=request.user, part=part, answer=request.POST.get("answer", ""))
+    result, _ = response_save(user=request.user, part=part, answer=answer_from_post(request))
     if request.htmx:
         return render(request, "_verdict.html", {"result": result})
     # Without JavaScript the form posts normally: show the verdict on the question page.

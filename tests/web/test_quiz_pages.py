@@ -14,7 +14,7 @@ from django.utils import timezone
 from cohorts.models import Enrolment
 from cohorts.services import cohort_create
 from content.reader import CARD_GROUP
-from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz
+from quizzes.models import Attempt, AttemptAnswer, Part, Question, Quiz, Response
 from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
 from tests.factories import instructor_make, question_make, user_make
 
@@ -245,6 +245,19 @@ def test_autosave_joins_the_checkboxes_of_a_multiple_choice_part(client):
     data = client.post(reverse("quizzes:autosave", args=[attempt.id, part.id]), {"answer": ["a", "c"]}).json()
     assert data["saved"] is True and data["error"] is None
     assert AttemptAnswer.objects.get(attempt=attempt, part=part).answer == "a,c"
+
+
+def test_the_question_bank_check_grades_every_ticked_box_of_a_multiple_choice_part(client):
+    """The bank's check reads the checkboxes as the quiz does: both ticked boxes, not only the last one."""
+    question = Question.objects.create(slug="pick-bank", title="Which are 4-bit?", body="Pick all.")
+    Part.objects.create(question=question, key="a", kind="multiple_choice", spec={
+        "kind": "multiple_choice", "options": [{"id": "a", "text": "NF4", "correct": True},
+                                               {"id": "b", "text": "FP8"}, {"id": "c", "text": "INT4",
+                                                                            "correct": True}]})
+    client.force_login(user_make("ana"))
+    response = client.post(reverse("quizzes:answer", args=["pick-bank", "a"]), {"answer": ["a", "c"]})
+    assert response.status_code == 302  # back to the question page, which shows the verdict
+    assert Response.objects.get().answer == "a,c" and Response.objects.get().score == 1.0
 
 
 # ----------------------------------------------------------------------------- submitting and the deadline
