@@ -92,6 +92,27 @@ def test_every_key_and_misconception_through_the_grader(spec):
     assert selfgrade(spec) == []
 
 
+def _parameterized():
+    return [item for item in _items() if item.values[0].get("params")]
+
+
+def test_at_least_40_parts_have_per_learner_numbers():
+    assert len(_parameterized()) >= 40
+
+
+@pytest.mark.parametrize("spec", _parameterized())
+def test_a_key_copied_from_another_learner_is_graded_wrong(spec):
+    """Learners get different numbers (the pages seed with user ids), and one learner's right answer, typed
+    by another, is wrong for the other: for at least two thirds of the other learners (two variants may
+    share a key, as 256 x 512 and 64 x 2048 tokens do)."""
+    mine = sample_params(spec, 1)
+    others = [p for seed in range(2, 62) if (p := sample_params(spec, seed)) != mine]
+    assert others, "every learner gets the same numbers"
+    passing = [theirs for theirs in others
+               if check_answer(next(cases(spec, theirs))[1], spec, params=mine).correct]
+    assert len(passing) < len(others) / 3, f"{len(passing)} of {len(others)} copied keys pass: {passing[:3]}"
+
+
 if __name__ == "__main__":  # python tests/content/test_content_selfgrade.py: a quick author's check
     import sys
 
