@@ -50,5 +50,7 @@ docker build --network none -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_I
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' -e '^Step [0-9]' -e '^ ---> ' -e '^Removing intermediate' -e '^Processing /wheels/' || true
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "docker build failed (see above)"
+# The build stage and the images this build replaced are left dangling: drop ours (only dangling ones).
+docker image prune -f --filter "label=org.quantprep.image=app-build" >/dev/null || true
 docker image prune -f --filter "label=org.quantprep.image=app" >/dev/null || true
 say "built $IMAGE ($(docker image inspect -f '{{ .Size }}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"

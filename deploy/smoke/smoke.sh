@@ -146,7 +146,10 @@ PY
 }
 graded_by() { # graded_by SUBMISSION_ID: the worker containers whose log shows that submission graded
     for id in $(compose ps -q worker); do
-        if docker logs "$id" 2>&1 | grep -q "submission $1 graded"; then docker inspect -f '{{ .Name }}' "$id" | tr -d /; fi
+        # grep reads to the end (no -q): with pipefail, a grep that quits early fails docker logs with SIGPIPE
+        if docker logs "$id" 2>&1 | grep -F "submission $1 graded:" >/dev/null; then
+            docker inspect -f '{{ .Name }}' "$id" | tr -d /
+        fi
     done
 }
 started=$EPOCHREALTIME
