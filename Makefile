@@ -38,3 +38,8 @@ sandbox-image:
 # The production stack (deploy/compose.yaml) built offline, brought up, driven from outside, torn down.
 deploy-smoke: setup frontend
 	bash deploy/smoke/smoke.sh
+
+# The Locust load test (bench/load/run.py): 300 learners and 5 lab submitters on a local production-like stack.
+load-test: setup
+	$(VENV)/bin/pip install --quiet -e '.[load]'
+	$(PY) bench/load/run.py
