@@ -141,9 +141,10 @@ def render_submission(submission: dict) -> str:
         if len(diagnostics.splitlines()) > len(shown):
             lines.append(f"… see {submission.get('web_url') or 'the submission page'} for the rest")
         lines.append("")
-    speed = result.get("speedup")
-    lines.append(f"speedup: {speed:.2f}x over the reference" if isinstance(speed, int | float)
-                 else "speedup: not measured")
+    if submission.get("verdict") == "accepted":  # a wrong answer's speed means nothing: it earns no speed points
+        speed = result.get("speedup")
+        lines.append(f"speedup: {speed:.2f}x over the reference" if isinstance(speed, int | float)
+                     else "speedup: not measured, so no speed points")
     score = submission.get("score")
     lines.append(f"score: {score:g}" if isinstance(score, int | float) else "score: none")
     return "\n".join(lines) + "\n"

@@ -195,14 +195,17 @@ def test_the_bar_tells_the_submissions_timings_from_the_references_when_it_misse
     assert stream.getvalue().splitlines()[-1] == "[########..]  80% timing case 1 of 2"
 
 
-def test_the_verdict_table_shows_each_case_the_speedup_and_the_score():
+def test_the_verdict_table_shows_each_case_and_the_score_and_a_speedup_only_when_accepted():
     text = render_submission({"id": 7, "lab": "fp8-e4m3", "status": "done", "verdict": "wrong_answer",
                               "score": 0.0, "result": {"speedup": None, "diagnostics": "1 of 2 cases failed.",
                                                        "cases": [{"name": "a", "passed": True, "message": ""},
                                                                  {"name": "tails", "passed": False,
                                                                   "message": "bad tail\nline two"}]}})
     assert "verdict: wrong_answer" in text and "tails  FAILED  bad tail" in text and "line two" not in text
-    assert "a      passed" in text and "speedup: not measured" in text and "score: 0" in text
+    assert "a      passed" in text and "speedup" not in text and "score: 0" in text
+    accepted = render_submission({"id": 8, "lab": "fp8-e4m3", "status": "done", "verdict": "accepted", "score": 80.0,
+                                  "result": {"speedup": None, "cases": []}})
+    assert "speedup: not measured, so no speed points" in accepted and "score: 80" in accepted
     pending = render_submission({"id": 7, "lab": "fp8-e4m3", "status": "running", "progress": "running case 1 of 3"})
     assert pending == "submission 7 · fp8-e4m3: running (running case 1 of 3)\n"
 
