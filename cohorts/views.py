@@ -6,7 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
+from cohorts.home_selectors import learner_home
 from cohorts.services import InviteCodeInvalid, cohort_join, student_register
 from config.limits import client_address, limit_hit
 
@@ -15,9 +17,13 @@ class RegisterForm(UserCreationForm):
     invite_code = forms.CharField(max_length=16, required=False, help_text="From your instructor (optional).")
 
 
-@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "cohorts/home.html", {"cohorts": [e.cohort for e in request.user.enrolments.all()]})
+    """A visitor reads what QuantPrep is (the landing page); a signed-in learner gets their own home."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    return render(request, "cohorts/home.html", {
+        "cohorts": [e.cohort for e in request.user.enrolments.select_related("cohort")],
+        **learner_home(user=request.user, now=timezone.now())})
 
 
 def register(request: HttpRequest) -> HttpResponse:

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from config.limits import answer_check_limited, refusal
-from content.reader import CARD_GROUP
+from quizzes.bank import BankFilterForm, bank_questions, bank_tags
 from quizzes.forms import answer_from_post
 from quizzes.models import Part, Question, Response
 from quizzes.selectors import bank_hidden_slugs, exam_in_progress, exam_refusal_text, part_params, prompt_fill
@@ -14,9 +14,15 @@ from quizzes.services.answers import response_save
 
 @login_required
 def question_list(request: HttpRequest) -> HttpResponse:
-    questions = (Question.objects.exclude(group=CARD_GROUP)  # card mirrors are reached through their decks
-                 .exclude(slug__in=bank_hidden_slugs(user=request.user)))
-    return render(request, "quizzes/question_list.html", {"questions": questions})
+    """The bank, searched and filtered by the GET parameters q, tier and tag (quizzes.bank); an unknown tier or
+    tag answers 400 with the form's message and the whole bank under it."""
+    form = BankFilterForm(request.GET, tags=bank_tags(user=request.user))
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
+    questions = bank_questions(user=request.user, text=filters.get("q", ""), tier=filters.get("tier", ""),
+                               tag=filters.get("tag", ""))
+    return render(request, "quizzes/question_list.html", {
+        "form": form, "questions": questions, "filtered": any(filters.values())}, status=200 if valid else 400)
 
 
 @login_required
