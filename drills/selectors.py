@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q
 
+from content.names import tag_label
+
 from .models import Card, ReviewLog, ReviewState, State
 
 LEARN_AHEAD = timedelta(minutes=20)  # as Anki: learning steps due this soon count, and are shown when nothing else is
@@ -101,8 +103,8 @@ def progress_stats(*, user, now: datetime, days: int = 30) -> dict:
             t = topics.setdefault(tag, [0, 0])
             t[0] += 1
             t[1] += rating >= 2
-    strength = sorted(({"topic": k, "reviews": n, "strength": round(p / n, 3)} for k, (n, p) in topics.items()),
-                      key=lambda r: (r["strength"], r["topic"]))
+    strength = sorted(({"topic": k, "label": tag_label(k), "reviews": n, "strength": round(p / n, 3)}
+                       for k, (n, p) in topics.items()), key=lambda r: (r["strength"], r["topic"]))
     return {"days": [d.isoformat() for d in past], "reviews": [per_day.get(d, 0) for d in past],
             "retention": retention, "mature_reviews": mature["n"],
             "forecast_days": [d.isoformat() for d in future], "forecast": forecast, "topics": strength}

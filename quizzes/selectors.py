@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cohorts.models import Enrolment
 from cohorts.roles import is_instructor
+from content.names import option_letter
 from content.reader import PLACEHOLDER
 from graders.answers import expected_answer, preview_answer, sample_params
 from quizzes.models import Attempt, AttemptAnswer, AttemptGrant, Extension, Part, Question, Quiz
@@ -152,8 +153,12 @@ def attempt_items(*, attempt: Attempt, with_keys: bool = False) -> list[dict]:
             options = [by_id[i] for i in item.get("options", {}).get(str(pid), []) if i in by_id]
             answer = saved.get(pid)
             chosen = set((answer.answer if answer else "").replace(";", ",").split(","))
+            # Each option's letter as this learner saw it: its place in their order (an ordering part shows ids).
+            options = [{**o, "chosen": str(o["id"]) in chosen,
+                        "letter": str(o["id"]) if part.kind == "ordering" else option_letter(place)}
+                       for place, o in enumerate(options, start=1)]
             rows.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params),
-                         "options": [{**o, "chosen": str(o["id"]) in chosen} for o in options],
+                         "options": options, "chosen_letters": ", ".join(o["letter"] for o in options if o["chosen"]),
                          "saved": answer,
                          "preview": preview_answer(answer.answer, part.spec) if answer and answer.answer.strip()
                          and part.kind not in ("single_choice", "multiple_choice") else None,

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from config.limits import answer_check_limited, refusal
+from content.names import part_label
 from quizzes.bank import BankFilterForm, bank_questions, bank_tags
 from quizzes.forms import answer_from_post
 from quizzes.models import Part, Question, Response
@@ -62,6 +63,6 @@ def part_answer(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     if request.htmx:
         return render(request, "_verdict.html", {"result": result})
     # Without JavaScript the form posts normally: show the verdict on the question page.
-    messages.info(request, f"Part {part.key}: " + (result.error or result.feedback or
+    messages.info(request, f"{part_label(part.order)}: " + (result.error or result.feedback or
                                                    ("Correct." if result.correct else "Not correct.")))
     return redirect("quizzes:detail", slug=slug)

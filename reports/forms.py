@@ -1,5 +1,6 @@
 from django import forms
 
+from content.names import part_label
 from reports.models import ANSWER_MAX, FIXED_IN_MAX, TEXT_MAX
 
 
@@ -16,7 +17,7 @@ class ReportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.parts = {str(p.id): p for p in parts}
         if len(self.parts) > 1:
-            self.fields["part"].choices = [("", "the whole question")] + [(pid, f"Part {p.key}")
+            self.fields["part"].choices = [("", "the whole question")] + [(pid, part_label(p.order))
                                                                          for pid, p in self.parts.items()]
         else:
             del self.fields["part"]

@@ -98,7 +98,7 @@ def report_card(request: HttpRequest, card_id: int) -> HttpResponse:
     card = get_object_or_404(Card.objects.select_related("deck"), pk=card_id)
     mirror = Question.objects.filter(slug=card_question_slug(card)).first()
     return _report_form(request, where=ProblemReport.Where.CARD, card=card, question=mirror,
-                        title=f"Drill card {card.deck.slug}/{card.key}",
+                        title=f"A drill card of “{card.deck.title}”",
                         back=reverse("drills:review") + f"?deck={card.deck.slug}")
 
 

@@ -4,6 +4,7 @@ from django import template
 
 from labs.feedback import grading_progress, report_feedback, speed_feedback
 from labs.grading.report import Verdict
+from labs.models import Submission
 
 register = template.Library()
 
@@ -25,6 +26,15 @@ def verdict_words(value: str) -> str:
     """A stored verdict key in words: "wrong_answer" -> "Wrong Answer" (an unknown key as it is)."""
     try:
         return Verdict(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def status_words(value: str) -> str:
+    """A stored submission status in words: "queued" -> "Queued" (an unknown one as it is)."""
+    try:
+        return Submission.Status(value).label
     except ValueError:
         return value
 

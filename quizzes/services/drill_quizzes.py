@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.utils.text import slugify
 
+from content.names import tag_label
 from content.reader import CARD_GROUP
 from quizzes.models import Question, Quiz
 
@@ -17,8 +18,8 @@ def tag_quiz_get(*, tag: str) -> Quiz | None:
     if not any(tag in q.tags for q in Question.objects.filter(group=CARD_GROUP)):
         return None
     quiz, _ = Quiz.objects.get_or_create(slug=f"{TAG_QUIZ_PREFIX}{slugify(tag)[:100]}", builtin=True, defaults={
-        "title": f"Drill quiz · cards tagged “{tag}”", "builtin": True, "time_limit_s": 10 * 60,
-        "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers tagged “{tag}”, from every deck.",
+        "title": f"Drill quiz · cards tagged “{tag_label(tag)}”", "builtin": True, "time_limit_s": 10 * 60,
+        "description": f"Up to {DECK_QUIZ_SIZE} cards with graded answers tagged “{tag_label(tag)}”, from every deck.",
         "blueprint": [{"count": DECK_QUIZ_SIZE, "group": CARD_GROUP, "tags": [tag]}], "allow_practice": True,
         "shuffle_questions": True, "shuffle_options": True})
     return quiz

@@ -7,5 +7,5 @@ document.addEventListener("DOMContentLoaded", () => {
     options: {animation: false, plugins: {legend: {display: false}}}});
   bar("chart-reviews", s.days, s.reviews, "reviews");
   bar("chart-forecast", s.forecast_days, s.forecast, "due");
-  bar("chart-topics", s.topics.map((t) => t.topic), s.topics.map((t) => t.strength), "share passed");
+  bar("chart-topics", s.topics.map((t) => t.label), s.topics.map((t) => t.strength), "share passed");
 });

@@ -47,7 +47,7 @@ def test_a_learner_reports_an_instructor_answers_and_fixes_the_learner_reads_it(
         page.goto(web_server + f"/questions/{question.slug}/")
         page.click("#report-problem")
         page.wait_for_url(re.compile(rf".*/reports/new/question/{question.slug}/$"))
-        page.select_option("#id_part", label="Part a")
+        page.select_option("#id_part", label="Part 1")  # part a, the first
         page.fill("#id_text", text)
         shots(page, "form")
         page.click("#report-form button[type=submit]")
