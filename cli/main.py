@@ -118,13 +118,19 @@ def first_line(text: str | None, limit: int = 100) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
+def verdict_words(verdict: str) -> str:
+    """A verdict key in the web pages' words ("wrong_answer" -> "Wrong Answer", as labs' Verdict.label); --json
+    keeps the key."""
+    return verdict.replace("_", " ").title() or "none"
+
+
 def render_submission(submission: dict) -> str:
     """The verdict table (or the state of a submission still being graded), as plain text."""
     head = f"submission {submission['id']} · {submission['lab']}"
     if submission.get("status") != "done":
         return f"{head}: {submission.get('status')} ({submission.get('progress') or 'waiting'})\n"
     result = submission.get("result") or {}
-    lines = [head, f"verdict: {submission.get('verdict') or result.get('verdict')}", ""]
+    lines = [head, f"verdict: {verdict_words(submission.get('verdict') or result.get('verdict') or '')}", ""]
     cases = result.get("cases") or []
     if cases:
         width = max(4, *(len(str(c.get("name", ""))) for c in cases))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 
 from cohorts import item_analysis, selectors, services
@@ -69,9 +70,12 @@ def part_regrade(request: HttpRequest, cohort_id: int, slug: str, part_id: int) 
         except RegradeError as exc:
             return _refused(request, exc, to)
         if regrade is None:
-            return _done(request, f"Nothing to change: all {plan.answers_checked} answers already have this grade.", to)
-        return _done(request, f"Regraded: {len(plan.changes)} answers changed, {len(plan.totals)} attempt totals "
-                              "moved.", to)
+            checked = plan.answers_checked
+            return _done(request, f"Nothing to change: {'the' if checked == 1 else f'all {checked}'} "
+                                  f"answer{pluralize(checked)} already {pluralize(checked, 'has,have')} this grade.", to)
+        changed, moved = len(plan.changes), len(plan.totals)
+        return _done(request, f"Regraded: {changed} answer{pluralize(changed)} changed, {moved} attempt "
+                              f"total{pluralize(moved)} moved.", to)
     include = request.GET.get("include_overridden") == "1"
     plan = regrade_plan(part=part, cohort=cohort, include_overridden=include)
     return render(request, "cohorts/part_regrade.html", {

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from graders.labs.score import lab_score
@@ -64,8 +65,8 @@ def _check_limits(*, user: User, lab: Lab, now: dt.datetime) -> None:
     per learner per hour (``submissions_per_hour`` in lab.toml)."""
     waiting = Submission.objects.filter(user=user, status__in=WAITING).count()
     if waiting >= settings.LAB_MAX_WAITING:
-        raise TooManySubmissions(f"You already have {waiting} submissions waiting to be graded: wait for one to "
-                                 "finish before you send another.")
+        raise TooManySubmissions(f"You already have {waiting} submission{pluralize(waiting)} waiting to be graded: "
+                                 "wait for one to finish before you send another.")
     per_hour = lab.config.get("submissions_per_hour")
     if per_hour:
         since = now - dt.timedelta(hours=1)
@@ -73,8 +74,10 @@ def _check_limits(*, user: User, lab: Lab, now: dt.datetime) -> None:
                       .order_by("created_at").values_list("created_at", flat=True))
         if len(recent) >= per_hour:
             retry = max(1, int((recent[0] + dt.timedelta(hours=1) - now).total_seconds()))
-            raise TooManySubmissions(f"This lab takes at most {per_hour} submissions an hour from each learner; "
-                                     f"the next one is possible in {retry // 60 + 1} minutes.", retry_after=retry)
+            minutes = retry // 60 + 1
+            raise TooManySubmissions(f"This lab takes at most {per_hour} submission{pluralize(per_hour)} an hour from "
+                                     f"each learner; the next one is possible in {minutes} minute{pluralize(minutes)}.",
+                                     retry_after=retry)
 
 
 @transaction.atomic

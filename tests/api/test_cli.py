@@ -201,7 +201,7 @@ def test_the_verdict_table_shows_each_case_and_the_score_and_a_speedup_only_when
                                                        "cases": [{"name": "a", "passed": True, "message": ""},
                                                                  {"name": "tails", "passed": False,
                                                                   "message": "bad tail\nline two"}]}})
-    assert "verdict: wrong_answer" in text and "tails  FAILED  bad tail" in text and "line two" not in text
+    assert "verdict: Wrong Answer" in text and "tails  FAILED  bad tail" in text and "line two" not in text
     assert "a      passed" in text and "speedup" not in text and "score: 0" in text
     accepted = render_submission({"id": 8, "lab": "fp8-e4m3", "status": "done", "verdict": "accepted", "score": 80.0,
                                   "result": {"speedup": None, "cases": []}})
@@ -244,7 +244,7 @@ def test_submit_waits_shows_the_progress_and_prints_the_verdict_table(stack, tmp
     assert submission.code == CORRECT.read_text() and stack["sent"] == [submission.id]
     assert f"submission {submission.id}" in err
     assert "running case 1 of 2" in err and "scoring" in err and "Traceback" not in err
-    assert "verdict: accepted" in out and "small-odd  passed  max error 0 ulp" in out
+    assert "verdict: Accepted" in out and "small-odd  passed  max error 0 ulp" in out
     assert "binades    passed  exact" in out and "second line" not in out
     assert "speedup: 1.43x" in out and "score: 87.5" in out
     assert all(r.headers["authorization"] == f"Bearer {stack['plaintext']}" for r in transport.requests)
@@ -331,7 +331,7 @@ def test_the_installed_cli_submits_to_a_real_server_and_worker(celery_worker_pro
                           timeout=400)
     print(submitted.stderr, submitted.stdout, sep="\n")
     assert submitted.returncode == 0, submitted.stderr
-    assert "verdict: accepted" in submitted.stdout and "Traceback" not in submitted.stderr
+    assert "verdict: Accepted" in submitted.stdout and "Traceback" not in submitted.stderr
     assert "case" in submitted.stdout and "passed" in submitted.stdout and "FAILED" not in submitted.stdout
     assert "speedup:" in submitted.stdout and "score:" in submitted.stdout
     # The bar saw the submission go by (which stages a poll catches depends on the machine's speed).

@@ -150,7 +150,7 @@ def test_a_workspace_regrade_covers_the_cohort_only_and_keeps_a_score_by_hand(wo
     assert "1 would change" in dry and "1 scored by hand is left alone" in dry  # ann; not dan (other cohort)
     response = client.post(f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/parts/{part.id}/regrade/",
                            {"reason": "the key was 25, it is 26"}, follow=True)
-    assert "Regraded: 1 answers changed" in response.content.decode()
+    assert "Regraded: 1 answer changed" in response.content.decode()
     assert _row(attempts["ann"], part).score == 0.0
     assert _row(attempts["dan"], part).score == 0.0  # another cohort's student: untouched
     ben.refresh_from_db()
