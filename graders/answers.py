@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .math import equivalence as eq
 from .math.evaluate import Undefined, compile_tree, evaluate
-from .math.nodes import FUNCTIONS, to_latex
+from .math.nodes import FUNCTIONS, to_ascii, to_latex
 from .math.parser import Env, ParseError, parse
 
 
@@ -32,6 +32,7 @@ class AnswerResult:
     error: str | None  # validation message pointing at the position: not graded, costs nothing
     undecided: bool = False  # the check could not decide (timeout): not a wrong verdict
     misconception: str | None = None  # id of the misconception rule matched, if any
+    text: str | None = None  # a symbolic answer as read, in plain text (the page's switch from the math editor)
 
     def as_json(self) -> dict:
         """Exactly the five fields of the JSON contract (the CLI's --json, the pages' API)."""
@@ -185,7 +186,7 @@ def _check_symbolic(text: str, spec: dict, params: dict) -> AnswerResult:
         tree = parse(text, part.answer_env)
     except ParseError as exc:
         return invalid(str(exc))
-    parsed = to_latex(tree, part.latex)
+    parsed = to_latex(tree)  # the learner's own names, not the part's display notation
     answer = eq.Prepared(tree, part.space)
     cmp = eq.decide(part.key, answer, part.rtol)
     if cmp.verdict == eq.EQUAL:
@@ -273,7 +274,7 @@ def preview_answer(text: str, spec: dict) -> AnswerResult:
                 tree = parse(text, env)
             except ParseError as exc:
                 return invalid(str(exc))
-            return AnswerResult(False, 0.0, "", to_latex(tree, latex), None)
+            return AnswerResult(False, 0.0, "", to_latex(tree), None, text=to_ascii(tree))
         if kind == "numeric":
             try:
                 tree, _, unit, _ = numeric.parse_quantity(text)

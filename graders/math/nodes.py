@@ -68,14 +68,12 @@ def is_sum(node: Node) -> bool:
 # ---------------------------------------------------------------------------------------------- LaTeX
 
 def symbol_latex(name: str) -> str:
-    """Default display of a declared name: ``w_q`` -> ``w_{q}``, ``Hinv_qq`` -> ``\\mathrm{Hinv}_{qq}``."""
+    """A name as it is typed: ``w_q`` -> ``w_{q}``, ``Hinv_qq`` -> ``\\mathrm{Hinv}_{qq}``; a name made of words
+    (``n_kv_heads``, ``q_min``) stays one upright word with its underscores, so the learner recognises it."""
     base, _, sub = name.partition("_")
-    out = _latex_word(base)
-    if sub:
-        parts = sub.split("_")
-        sub_tex = ",".join(_latex_word(p) for p in parts)
-        out += "_{" + sub_tex + "}"
-    return out
+    if "_" in sub or len(sub) > 2:
+        return "\\mathrm{" + name.replace("_", "\\_") + "}"
+    return _latex_word(base) + ("_{" + _latex_word(sub) + "}" if sub else "")
 
 
 def _latex_word(word: str) -> str:

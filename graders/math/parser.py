@@ -100,6 +100,8 @@ class Env:
 _WS = re.compile(r"\s+")
 _NUM = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+# In LaTeX \_ is a literal underscore: the math editor writes the name n_kv_heads as n\_kv\_heads.
+_NAME_TEX = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\\?_[A-Za-z0-9]+)*")
 _CMD = re.compile(r"\\([A-Za-z]+|.)", re.S)
 _TEXT_ARG = re.compile(r"\s*\*?\s*\{([^{}]*)\}")
 _TEXT_CMDS = frozenset({"operatorname", "mathrm", "text", "mathit", "textrm", "mathsf", "textit", "mathbf"})
@@ -171,8 +173,8 @@ def _scan(text: str, env: Env, toks: list) -> None:
             i = m.end()
             continue
         if ch.isascii() and ch.isalpha():
-            m = _NAME.match(text, i)
-            toks.append(("name", m.group(), i))
+            m = _NAME_TEX.match(text, i)
+            toks.append(("name", m.group().replace("\\_", "_"), i))
             i = m.end()
             continue
         if ch == "\\":
