@@ -7,12 +7,13 @@
 // 1. Installs node_modules with `npm ci` from package-lock.json, but only when
 //    node_modules is missing or was installed from a different lock file.
 // 2. Copies KaTeX, MathLive and Chart.js files, bundles CodeMirror 6 with
-//    esbuild, and copies every library's license next to its files.
+//    esbuild, and copies every library's license next to its files. axe-core,
+//    a test tool, goes to tests/e2e/vendor/ instead: it is never served.
 // 3. Writes static/vendor/.qp-build.json (input hash + file list). When the
 //    inputs are unchanged and every listed file is present, it does nothing.
 //
-// Only static/vendor/{katex,mathlive,chartjs,codemirror}/ and the stamp file
-// are written; anything else under static/vendor/ is left alone.
+// Only static/vendor/{katex,mathlive,chartjs,codemirror}/, the stamp file and
+// tests/e2e/vendor/axe-core/ are written; anything else there is left alone.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -26,6 +27,9 @@ const VENDOR = path.join(ROOT, "static", "vendor");
 const STAMP = path.join(VENDOR, ".qp-build.json");
 const LOCK_STAMP = path.join(NODE_MODULES, ".qp-lock.sha256");
 const LIBS = ["katex", "mathlive", "chartjs", "codemirror"];
+// Test assets: the browser tests inject them; outside static/, so no page can load them.
+const TEST_VENDOR = path.join(ROOT, "tests", "e2e", "vendor");
+const TEST_LIBS = ["axe-core"];
 const FORCE = process.argv.includes("--force");
 
 const log = (msg) => console.log(`[frontend] ${msg}`);
@@ -90,11 +94,15 @@ function upToDate(hash) {
   } catch {
     return false;
   }
-  if (stamp.inputs !== hash || !stamp.files) return false;
-  for (const [rel, size] of Object.entries(stamp.files)) {
+  if (stamp.inputs !== hash || !stamp.files || !stamp.testFiles) return false;
+  return allPresent(VENDOR, stamp.files) && allPresent(TEST_VENDOR, stamp.testFiles);
+}
+
+function allPresent(dir, files) {
+  for (const [rel, size] of Object.entries(files)) {
     let st;
     try {
-      st = fs.statSync(path.join(VENDOR, rel));
+      st = fs.statSync(path.join(dir, rel));
     } catch {
       return false;
     }
@@ -165,6 +173,11 @@ function packageOf(input) {
   return parts[i + 1].startsWith("@") ? `${parts[i + 1]}/${parts[i + 2]}` : parts[i + 1];
 }
 
+function buildAxe(out) {
+  copy(mustExist(path.join(pkgDir("axe-core"), "axe.min.js")), path.join(out, "axe.min.js"));
+  copy(licenseFile("axe-core"), path.join(out, "LICENSE"));
+}
+
 async function buildCodemirror(out) {
   const esbuild = await import("esbuild");
   const result = await esbuild.build({
@@ -193,6 +206,16 @@ async function buildCodemirror(out) {
   fs.writeFileSync(path.join(out, "LICENSES.txt"), parts.join(""));
 }
 
+function listed(dir, libs) {
+  const files = {};
+  for (const lib of libs) {
+    for (const rel of walk(path.join(dir, lib))) {
+      files[`${lib}/${rel}`] = fs.statSync(path.join(dir, lib, rel)).size;
+    }
+  }
+  return files;
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const t0 = Date.now();
@@ -204,37 +227,38 @@ async function main() {
   }
 
   fs.mkdirSync(VENDOR, { recursive: true });
+  fs.mkdirSync(TEST_VENDOR, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(VENDOR, ".tmp-build-"));
+  const testTmp = fs.mkdtempSync(path.join(TEST_VENDOR, ".tmp-build-"));
   try {
     buildKatex(path.join(tmp, "katex"));
     buildMathlive(path.join(tmp, "mathlive"));
     buildChartjs(path.join(tmp, "chartjs"));
     await buildCodemirror(path.join(tmp, "codemirror"));
+    buildAxe(path.join(testTmp, "axe-core"));
 
     // Swap the freshly built directories into place.
     fs.rmSync(STAMP, { force: true });
-    for (const lib of LIBS) {
-      fs.rmSync(path.join(VENDOR, lib), { recursive: true, force: true });
-      fs.renameSync(path.join(tmp, lib), path.join(VENDOR, lib));
+    for (const [dir, built, libs] of [[VENDOR, tmp, LIBS], [TEST_VENDOR, testTmp, TEST_LIBS]]) {
+      for (const lib of libs) {
+        fs.rmSync(path.join(dir, lib), { recursive: true, force: true });
+        fs.renameSync(path.join(built, lib), path.join(dir, lib));
+      }
     }
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+    fs.rmSync(testTmp, { recursive: true, force: true });
   }
 
-  const files = {};
-  for (const lib of LIBS) {
-    for (const rel of walk(path.join(VENDOR, lib))) {
-      files[`${lib}/${rel}`] = fs.statSync(path.join(VENDOR, lib, rel)).size;
-    }
-  }
+  const files = listed(VENDOR, LIBS);
+  const testFiles = listed(TEST_VENDOR, TEST_LIBS);
   const versions = Object.fromEntries(
-    ["katex", "mathlive", "chart.js", "codemirror", "@codemirror/view", "@codemirror/state", "@codemirror/lang-python", "esbuild"].map(
-      (n) => [n, pkgVersion(n)],
-    ),
+    ["katex", "mathlive", "chart.js", "codemirror", "@codemirror/view", "@codemirror/state", "@codemirror/lang-python", "esbuild",
+      "axe-core"].map((n) => [n, pkgVersion(n)]),
   );
-  fs.writeFileSync(STAMP, JSON.stringify({ inputs: hash, versions, files }, null, 2) + "\n");
+  fs.writeFileSync(STAMP, JSON.stringify({ inputs: hash, versions, files, testFiles }, null, 2) + "\n");
   const total = Object.values(files).reduce((a, b) => a + b, 0);
-  log(`built ${Object.keys(files).length} files (${(total / 1024).toFixed(0)} KiB) into static/vendor in ${Date.now() - t0} ms`);
+  log(`built ${Object.keys(files).length} files (${(total / 1024).toFixed(0)} KiB) into static/vendor and ${Object.keys(testFiles).length} into tests/e2e/vendor in ${Date.now() - t0} ms`);
 }
 
 main().catch((err) => {
