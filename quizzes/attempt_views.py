@@ -91,7 +91,8 @@ def attempt_take(request: HttpRequest, attempt_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> JsonResponse:
-    """The page's autosave: JSON {saved, saved_at, read_as, error, closed}."""
+    """The page's autosave: JSON {saved, saved_at, read_as, as_text, error, closed}; as_text is a formula as read,
+    in plain text, for the page's switch from the math editor."""
     attempt = selectors.attempt_get(user=request.user, attempt_id=attempt_id)
     try:
         row, preview = answer_save(attempt=attempt, part_id=part_id, answer=answer_from_post(request))
@@ -101,7 +102,7 @@ def answer_autosave(request: HttpRequest, attempt_id: int, part_id: int) -> Json
         return JsonResponse({"saved": False, "closed": True, "error": str(exc), "saved_at": None, "read_as": None,
                              "review_url": reverse("quizzes:review", args=[attempt.id])}, status=409)
     return JsonResponse({"saved": True, "closed": False, "saved_at": row.saved_at.isoformat(),
-                         "read_as": preview.parsed, "error": preview.error})
+                         "read_as": preview.parsed, "as_text": preview.text, "error": preview.error})
 
 
 @login_required

@@ -44,6 +44,7 @@
       p.className = "verdict invalid";
       p.textContent = "Not readable yet: " + data.error;
       box.appendChild(p);
+      if (part.dataset.kind === "symbolic") offerOtherMode(part);
     } else if (data.read_as && part.dataset.kind !== "single_choice" && part.dataset.kind !== "multiple_choice") {
       const p = document.createElement("p");
       p.append("We read your answer as ");
@@ -73,8 +74,8 @@
     timers.delete(part.id);
     if (inFlight.has(part.id)) { timers.set(part.id, setTimeout(() => save(part, attempt), 200)); return; }
     inFlight.add(part.id);
-    const body = new FormData();
-    body.append("answer", valueOf(part));
+    const body = new FormData(), sent = valueOf(part);
+    body.append("answer", sent);
     setState(part, "Saving…", "saving");
     let response, data;
     try {
@@ -102,6 +103,7 @@
       unsaved.delete(part.id);
       setState(part, "Saved " + new Date(data.saved_at).toLocaleTimeString(), "saved");
     }
+    if (data.as_text) readAsText.set(part.id, {of: sent, text: data.as_text});
     showPreview(part, data);
     showGlobal();
   }
@@ -116,7 +118,10 @@
   }
 
   form.addEventListener("input", (e) => { const p = e.target.closest(".attempt-part"); if (p) changed(p); });
-  form.addEventListener("change", (e) => { const p = e.target.closest(".attempt-part"); if (p) changed(p); });
+  form.addEventListener("change", (e) => {  // a text field's change on leaving it repeats its input events
+    const p = e.target.closest(".attempt-part");
+    if (p && !e.target.matches("input[type=text], math-field")) changed(p);
+  });
   // Submitting with parts unanswered asks first, naming them as the page does ("Question 2 (title), part b");
   // with every part answered it submits at once. The server submits whatever it is sent either way.
   const confirmBox = document.getElementById("submit-confirm");
@@ -161,32 +166,154 @@
       askFirst(empty);
       return;
     }
-    unsaved.clear();  // the form carries every value
+    unsaved.clear();  // the form carries every value: no autosave after it
+    timers.forEach((timer) => clearTimeout(timer));
+    timers.clear();
   });
   window.addEventListener("beforeunload", (e) => { if (unsaved.size && !closed) { e.preventDefault(); e.returnValue = ""; } });
 
-  // Symbolic parts: the math editor writes LaTeX into the text field, which is what is saved and submitted.
-  function useMath(part, on) {
-    const mf = mathField(part), input = textInput(part);
-    mf.hidden = !on;
-    input.hidden = on;
-    part.querySelector(".mode-toggle").textContent = on ? "Type plain text instead" : "Use the math editor";
-    if (on && (input.value === "" || /[\\{]/.test(input.value))) mf.value = input.value;
-    (on ? mf : input).focus();
+  // Symbolic parts: plain text or the math editor (MathLive), one button apart. The text field holds the answer
+  // that is saved and submitted; the math editor writes its LaTeX there. A part opens in the form its saved
+  // answer was typed in, else in the form this browser's learner last chose, else in plain text when the part's
+  // names are longer than one letter (n_kv_heads), in the math editor when they are all single letters.
+  const MODE_KEY = "quantprep.formulaMode";
+  function storedMode() {
+    try { return localStorage.getItem(MODE_KEY); } catch (err) { return null; }
   }
+  function storeMode(mode) {
+    try { localStorage.setItem(MODE_KEY, mode); } catch (err) { /* storage off: the choice lasts this page */ }
+  }
+  const looksLikeLatex = (text) => /[\\{]/.test(text);
+  const typers = new Map();  // part id -> types plain text into that part's math editor
+  const readAsText = new Map();  // part id -> {of: the answer saved, text: how the server read it, as plain text}
+
+  // Typing in the math editor means what the same keys mean typed plainly: "_" continues a name (n_kv_heads
+  // stays one name, not a staircase of subscripts); "^" and "/" open an exponent or a denominator that holds
+  // one operand (a number, a name, a call, a bracket, with its own exponent), left as soon as a typed key
+  // cannot continue it. After any other key (arrows, Backspace, undo) or a click, MathLive's own rules apply.
+  const FUNCTION_NAMES = new Set(["sqrt", "exp", "log", "ln", "log2", "log10", "abs", "min", "max", "round",
+                                  "floor", "ceil", "clamp"]);
+  const newSlot = () => ({depth: 0, last: "", word: ""});
+
+  function endsOperand(slot, ch) {
+    if (slot.depth > 0 || slot.last === "" || slot.last === "sign") return false;
+    if (ch === "^" || ch === "!") return false;
+    if (slot.last === "num") return !/[0-9.]/.test(ch);
+    if (slot.last === "name") return !(/[A-Za-z0-9_]/.test(ch) || (ch === "(" && FUNCTION_NAMES.has(slot.word)));
+    return true;  // after a closing bracket or an exponent
+  }
+
+  function noteTyped(slot, ch) {
+    if (ch === "(") slot.depth += 1;
+    else if (ch === ")") { if (slot.depth > 0 && --slot.depth === 0) slot.last = "close"; }
+    else if (slot.depth > 0) return;
+    else if (ch === "^" || ch === "/" || ch === "!") slot.last = "close";
+    else if (/[A-Za-z_]/.test(ch) || (/[0-9]/.test(ch) && slot.last === "name")) {
+      slot.word = slot.last === "name" ? slot.word + ch : ch;
+      slot.last = "name";
+    } else if (/[0-9.]/.test(ch)) slot.last = "num";
+    else if ((ch === "-" || ch === "+") && slot.last === "") slot.last = "sign";
+  }
+
+  function typeInMath(mf, slots, ch) {
+    while (slots.length && endsOperand(slots[slots.length - 1], ch)) {
+      mf.executeCommand("moveAfterParent");
+      slots.pop();
+    }
+    if (ch === " ") return;  // spaces only end an operand; the editor spaces the formula itself
+    if (slots.length) noteTyped(slots[slots.length - 1], ch);
+    if (ch === "_") mf.executeCommand(["insert", "\\_"]);
+    else if (ch === "^") { mf.executeCommand("moveToSuperscript"); slots.push(newSlot()); }
+    else if (ch === "/") { mf.executeCommand(["insert", "\\frac{#@}{#?}"]); slots.push(newSlot()); }
+    else mf.executeCommand(["typedText", ch]);
+  }
+
+  function typeLinearly(mf) {
+    let slots = [];
+    mf.addEventListener("keydown", (e) => {
+      if (e.isComposing || e.ctrlKey || e.metaKey || e.altKey || e.key.length !== 1 || e.key === "\\"
+          || mf.mode !== "math") {  // a backslash starts a LaTeX command, which MathLive reads itself
+        if (!["Shift", "Control", "Alt", "Meta", "CapsLock"].includes(e.key)) slots = [];
+        return;
+      }
+      e.preventDefault();
+      e.stopPropagation();
+      typeInMath(mf, slots, e.key);
+      mf.dispatchEvent(new Event("input", {bubbles: true}));
+    }, true);
+    mf.addEventListener("pointerdown", () => { slots = []; });
+    mf.addEventListener("focusout", () => { slots = []; });
+    return (text) => {  // the same keys typed from the start: plain text turned into the editor's form
+      slots = [];
+      mf.value = "";
+      for (const ch of text) typeInMath(mf, slots, ch);
+      slots = [];
+    };
+  }
+
+  function setMode(part, mode, focus) {
+    const mf = mathField(part), input = textInput(part), math = mode === "math";
+    const converting = math && part.dataset.mode !== "math" && input.value !== mf.value;
+    part.dataset.mode = mode;
+    mf.hidden = !math;
+    input.hidden = math;
+    if (converting) {  // plain text into the editor, as if typed there; LaTeX as it is
+      if (looksLikeLatex(input.value) || input.value === "") mf.value = input.value;
+      else typers.get(part.id)(input.value);
+      if (input.value !== mf.value) { input.value = mf.value; changed(part); }
+    }
+    const read = readAsText.get(part.id);
+    if (!math && read && read.of === input.value && read.text !== input.value) {  // the editor's LaTeX, as text
+      input.value = read.text;
+      changed(part);
+    }
+    part.querySelector(".mode-toggle").textContent = math ? "Type plain text instead" : "Use the math editor";
+    if (focus) requestAnimationFrame(() => (math ? mf : input).focus());  // once the field is laid out
+  }
+
+  function otherMode(part) { return part.dataset.mode === "math" ? "text" : "math"; }
+  function switchMode(part) {
+    const mode = otherMode(part);
+    storeMode(mode);
+    setMode(part, mode, true);
+  }
+
+  // A formula that does not read offers the other way of typing it, as a button in the message.
+  function offerOtherMode(part) {
+    const message = part.querySelector(".preview .verdict.invalid");
+    if (!message || !typers.has(part.id)) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "switch-mode";
+    button.textContent = otherMode(part) === "text" ? "Type it as plain text instead" : "Try the math editor";
+    button.addEventListener("click", () => switchMode(part));
+    message.append(" ", button);
+  }
+
   function setUpMath() {
     const fonts = document.querySelector("[data-mathlive-fonts]");
     if (window.MathfieldElement && fonts) MathfieldElement.fontsDirectory = fonts.dataset.mathliveFonts;
     form.querySelectorAll(".attempt-part[data-kind=symbolic]").forEach((part) => {
-      const mf = mathField(part), input = textInput(part);
-      if (!window.MathfieldElement) { part.querySelector(".mode-toggle").hidden = true; return; }
+      const mf = mathField(part), input = textInput(part), toggle = part.querySelector(".mode-toggle");
+      if (!window.MathfieldElement || !mf.executeCommand) {
+        toggle.hidden = true;
+        part.dataset.mode = "text";
+        return;
+      }
+      mf.smartFence = false;
+      mf.smartSuperscript = false;
+      mf.inlineShortcuts = {};  // "batch" stays b, a, t, c, h (not bat\operatorname{ch}), "d" stays d
+      mf.mathVirtualKeyboardPolicy = "manual";  // the on-screen keyboard only when asked for: no page jumps
+      typers.set(part.id, typeLinearly(mf));
       mf.addEventListener("input", () => { input.value = mf.value; });
-      part.querySelector(".mode-toggle").addEventListener("click", () => useMath(part, mf.hidden));
-      const plain = input.value !== "" && !/[\\{]/.test(input.value);
-      mf.hidden = plain;
-      input.hidden = !plain;
-      if (!plain) mf.value = input.value;
-      part.querySelector(".mode-toggle").textContent = plain ? "Use the math editor" : "Type plain text instead";
+      toggle.addEventListener("click", () => switchMode(part));
+      const longNames = part.dataset.symbols.split(" ").some((name) => name.length > 1);
+      let mode = storedMode() || (longNames ? "text" : "math");
+      if (input.value !== "") mode = looksLikeLatex(input.value) ? "math" : "text";
+      if (mode === "math") mf.value = input.value;
+      part.dataset.mode = mode;  // nothing to convert on the way in
+      setMode(part, mode, false);
+      offerOtherMode(part);
     });
   }
 
