@@ -228,7 +228,7 @@ def test_the_instructor_sees_the_numbers_without_javascript(world):
     latest = page.tables["latest-submissions"][1:]
     at = [(T0 + dt.timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in (10, 5)]
     assert len(latest) == 11 and [row[1:] for row in latest[:2]] == [["lab-eve-q1", at[0], "Accepted", ""],
-                                                                    ["lab-cai-q1", at[1], "queued", ""]]
+                                                                    ["lab-cai-q1", at[1], "Queued", ""]]  # in words
     newest = Submission.objects.filter(user__username="lab-eve-q1", verdict="accepted").get()
     assert f'href="{reverse("cohort_submission", args=[world["cohort"].id, newest.id])}"' in html
     assert re.search(r'<ul id="never-submitted"><li>lab-dee-q1</li></ul>', html)

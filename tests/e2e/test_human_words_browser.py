@@ -52,7 +52,8 @@ def review_letters(page, part_id: int) -> tuple[dict[str, str], str]:
 @pytest.mark.browser
 @pytest.mark.redis
 @pytest.mark.slow
-def test_pages_say_human_words(web_server):
+def test_pages_say_human_words(web_server, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # the attempt's layout is set while the browser runs
     teacher, learner = instructor_make(), user_make("lena")
     cohort = cohort_create(name="Human words", instructor=teacher)
     Enrolment.objects.create(cohort=cohort, student=learner)
@@ -109,6 +110,7 @@ def test_pages_say_human_words(web_server):
         # --- the drill page: the deck's title, tags in words
         page.goto(web_server + f"/drills/?deck={deck.slug}")
         assert page.inner_text("#drill .meta").startswith(deck.title)
+        page.click("summary:has-text('Decks and settings')")  # the decks and the tags to quiz yourself on
         text = no_raw_words(page, deck.slug)
         assert tag_label("kv-cache") in text and tag_label("llm-int8") in text
         shots(page, "drills")
