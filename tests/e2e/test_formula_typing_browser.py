@@ -119,6 +119,8 @@ def test_every_symbolic_part_typed_in_each_mode_is_read_as_its_key(web_server, m
         saved = answers[part.id]
         if mode == "text":
             assert saved.answer == keys[part.id], where
+        elif re.search(r"[_/^]", keys[part.id]):  # the editor's own LaTeX, not the keys as plain text
+            assert re.search(r"\\_|\\frac|\^\{|\^\d", saved.answer), f"{where}: {saved.answer!r}"
         assert (saved.graded, saved.correct, saved.score) == (True, True, 1.0), f"{where}: {saved.answer!r}"
         # The echo is what the server read, in the learner's names, never the part's display notation.
         assert echoes[part.id] == preview_answer(saved.answer, part.spec).parsed, where

@@ -22,7 +22,7 @@ from tests.factories import instructor_make, question_make, user_make
 pytestmark = pytest.mark.django_db
 
 RIGHT_A, RIGHT_B = "524.288 KB", "s*(q - z)"
-AUTOSAVE_KEYS = {"saved", "closed", "saved_at", "read_as", "error"}
+AUTOSAVE_KEYS = {"saved", "closed", "saved_at", "read_as", "as_text", "error"}
 
 
 def quiz_make(slug: str = "kv", *, questions: list[Question] | None = None, **fields) -> Quiz:
@@ -197,7 +197,7 @@ def mine(client):
 
 
 def test_autosave_answers_json_with_exactly_its_keys(client, mine):
-    """POST answer → 200 JSON {saved, closed, saved_at, read_as, error}, and the answer is stored."""
+    """POST answer → 200 JSON {saved, closed, saved_at, read_as, as_text, error}, and the answer is stored."""
     pid = part_id(mine, "a")
     response = client.post(reverse("quizzes:autosave", args=[mine.id, pid]), {"answer": RIGHT_A})
     assert response.status_code == 200
