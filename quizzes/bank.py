@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
+from content.names import tag_label
 from content.reader import CARD_GROUP
 from quizzes.models import Question
 from quizzes.selectors import bank_hidden_slugs
@@ -26,15 +27,15 @@ def bank_tags(*, user: User) -> list[str]:
 
 
 def bank_questions(*, user: User, text: str = "", tier: str = "", tag: str = "") -> list[Question]:
-    """The bank narrowed by a tier, a tag, and words that must each appear in the title, the body or a tag (any
-    case). The tags are a JSON list, which SQLite cannot search: words and tag are matched here, on a bank of a
-    few hundred questions."""
+    """The bank narrowed by a tier, a tag, and words that must each appear in the title, the body or a tag, as
+    stored or in words (any case). The tags are a JSON list, which SQLite cannot search: words and tag are matched
+    here, on a bank of a few hundred questions."""
     questions = bank_visible(user=user)
     if tier:
         questions = questions.filter(tier=tier)
     words = text.lower().split()
     return [q for q in questions if (not tag or tag in q.tags)
-            and all(w in " ".join([q.title, q.body, *q.tags]).lower() for w in words)]
+            and all(w in " ".join([q.title, q.body, *q.tags, *map(tag_label, q.tags)]).lower() for w in words)]
 
 
 class BankFilterForm(forms.Form):
@@ -50,4 +51,5 @@ class BankFilterForm(forms.Form):
 
     def __init__(self, data, *, tags: list[str]):
         super().__init__(data)
-        self.fields["tag"].choices = [("", "Any tag"), *((tag, tag) for tag in tags)]
+        labelled = sorted(((tag, tag_label(tag)) for tag in tags), key=lambda choice: choice[1].lower())
+        self.fields["tag"].choices = [("", "Any tag"), *labelled]  # the URL keeps the tag, the list shows words

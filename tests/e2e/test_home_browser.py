@@ -104,6 +104,7 @@ def test_a_visitor_reads_the_landing_page_registers_and_signs_in(web_server):
         page.click("header a:has-text('Log in')")
         page.wait_for_url(re.compile(r".*/login/$"))
         look(page, "login")
+        assert page.get_attribute("main a:has-text('what QuantPrep offers')", "href") == "/"  # the landing page
         page.fill("#id_username", "newcomer")
         page.fill("#id_password", PASSWORD)
         page.click("main button[type=submit]")

@@ -1,16 +1,22 @@
 """The question bank's search and filters (issue #18 item 5): GET parameters q, tier and tag, read on the server
 (a plain form: no JavaScript needed); an unknown tier or tag, or an overlong search, is a 400 that says what is
-wrong, never a 500; the bank's hidden questions are neither listed nor offered as a tag."""
+wrong, never a 500; the bank's hidden questions are neither listed nor offered as a tag; the real content in
+fixtures/ filters as its files say."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from content.reader import CARD_GROUP
+from content.names import tag_label
+from content.reader import CARD_GROUP, read_content
 from quizzes.bank import SEARCH_MAX_CHARS, bank_questions, bank_tags
 from quizzes.models import Question, Quiz
 from tests.factories import user_make
@@ -53,7 +59,9 @@ def test_words_match_title_body_and_tags_in_any_case_and_all_must_match(bank):
     assert [q.slug for q in bank_questions(user=ada, text="per-token")] == ["kv-int4"]  # body only
     assert [q.slug for q in bank_questions(user=ada, text="activation-aware")] == ["awq-scales"]  # tag only
     assert bank_questions(user=ada, text="gptq awq") == []  # every word must match
-    assert len(bank_questions(user=ada, text="   ")) == len(bank)
+    question("dequant", title="Back to reals", tier="L1", tags=["dequant"])
+    assert [q.slug for q in bank_questions(user=ada, text="Dequantization")] == ["dequant"]  # the tag in words
+    assert len(bank_questions(user=ada, text="   ")) == len(bank) + 1
 
 
 def test_tier_and_tag_narrow_the_bank_and_combine(bank, client):
@@ -71,6 +79,7 @@ def test_the_filter_is_a_plain_get_form_that_keeps_its_choices(bank, client):
     assert 'name="q"' in form and 'value="E4M3"' in form
     assert re.search(r'<option value="L1" selected>', form) and re.search(r'<option value="fp8" selected>', form)
     assert "<script" not in page.split("<main>")[1]
+    assert f'<option value="kv-cache">{tag_label("kv-cache")}</option>' in form  # the tag in words, its key sent
 
 
 @pytest.mark.parametrize("params, message", [
@@ -98,3 +107,24 @@ def test_hidden_questions_are_neither_listed_nor_offered_as_tags(bank, client):
     response = client.get(reverse("quizzes:list"), {"tag": "secret-tag"})
     assert response.status_code == 400 and "held-back" not in listed(response)
     assert "card-mirror" not in listed(client.get(reverse("quizzes:list"), {"q": "card"}))
+
+
+def test_the_real_bank_filters_as_its_content_files_say():
+    """The content in fixtures/ loaded as load_content does: each tier, and the most used tags, list exactly
+    the questions whose files carry them; the tag list offers every tag of the bank."""
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    call_command("load_content", "--path", str(fixtures), stdout=StringIO(), stderr=StringIO())
+    content = read_content(fixtures).questions
+    client = Client()
+    client.force_login(user_make("ada"))
+    whole = client.get(reverse("quizzes:list"))
+    assert sorted(listed(whole)) == sorted(q.slug for q in content)
+    page = whole.content.decode()
+    offered = re.findall(r'<option value="([^"]+)"', page.split('name="tag"')[1].split("</select>")[0])
+    assert sorted(offered) == sorted({t for q in content for t in q.tags})
+    for tier in ("L1", "L2", "L3"):
+        response = client.get(reverse("quizzes:list"), {"tier": tier})
+        assert sorted(listed(response)) == sorted(q.slug for q in content if q.tier == tier), tier
+    for tag, _ in Counter(t for q in content for t in q.tags).most_common(3):
+        response = client.get(reverse("quizzes:list"), {"tag": tag, "tier": "L2"})
+        assert sorted(listed(response)) == sorted(q.slug for q in content if tag in q.tags and q.tier == "L2"), tag
