@@ -174,8 +174,8 @@
 
   // Symbolic parts: plain text or the math editor (MathLive), one button apart. The text field holds the answer
   // that is saved and submitted; the math editor writes its LaTeX there. A part opens in the form its saved
-  // answer was typed in, else in the form this browser's learner last chose, else in plain text when the part's
-  // names are longer than one letter (n_kv_heads), in the math editor when they are all single letters.
+  // answer was typed in (where the two differ), else in the form this browser's learner last chose, else in
+  // plain text when the part's names are longer than one letter (n_kv_heads), in the math editor otherwise.
   const MODE_KEY = "quantprep.formulaMode";
   function storedMode() {
     try { return localStorage.getItem(MODE_KEY); } catch (err) { return null; }
@@ -309,7 +309,8 @@
       toggle.addEventListener("click", () => switchMode(part));
       const longNames = part.dataset.symbols.split(" ").some((name) => name.length > 1);
       let mode = storedMode() || (longNames ? "text" : "math");
-      if (input.value !== "") mode = looksLikeLatex(input.value) ? "math" : "text";
+      if (looksLikeLatex(input.value)) mode = "math";
+      else if (/[_^/]/.test(input.value)) mode = "text";  // the editor would have written it otherwise
       if (mode === "math") mf.value = input.value;
       part.dataset.mode = mode;  // nothing to convert on the way in
       setMode(part, mode, false);
