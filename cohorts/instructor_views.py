@@ -30,6 +30,7 @@ from cohorts.forms import (
 from cohorts.item_analysis import BEST, FIRST, HISTOGRAM_BINS, cohort_top_misconceptions, item_stats
 from cohorts.models import AuditEntry, Cohort
 from cohorts.roles import is_instructor
+from content.names import part_label
 from labs.analytics import cohort_labs
 from labs.selectors import speed_reviews_for
 from quizzes.selectors import attempt_items, attempt_time_used
@@ -218,7 +219,7 @@ def quiz_gradebook(request: HttpRequest, cohort_id: int, slug: str) -> HttpRespo
         "items": [(p, {b.part_id: b for b in best}.get(p.part_id)) for p in first], "items_n": (n_first, n_best),
         "bins": [b[2] for b in HISTOGRAM_BINS], "facility_low": settings.ITEM_FACILITY_LOW,
         "facility_high": settings.ITEM_FACILITY_HIGH, "undecided_pct": round(100 * settings.ITEM_UNDECIDED_SHARE),
-        "items_chart": {"labels": [f"{p.question}:{p.part}" for p in first], "bins": [b[2] for b in HISTOGRAM_BINS],
+        "items_chart": {"labels": [f"{p.title}, {part_label(p.order)}" for p in first], "bins": [b[2] for b in HISTOGRAM_BINS],
                         "histograms": [p.histogram for p in first]},
         "extension_form": ExtensionForm(cohort=cohort), "attempts_form": ExtraAttemptsForm(cohort=cohort),
         "reopen_form": ReopenForm(), "close_form": CloseForm(), "manages": quiz.cohort_id == cohort.id})

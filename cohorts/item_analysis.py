@@ -43,6 +43,8 @@ class PartStats:
     histogram: list[int]
     misconceptions: dict[str, int] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
+    title: str = ""  # the question's, and the part's place in it (content.names.part_label), for the page
+    order: int = 0
 
     def as_json(self) -> dict:
         return {"question": self.question, "part": self.part, "n": self.n, "facility": self.facility, "sd": self.sd,
@@ -104,7 +106,7 @@ def item_stats(*, cohort: Cohort, quiz: Quiz, which: str = FIRST) -> tuple[int, 
                          facility=s["sx"] / n, sd=sd,
                          discrimination=_pearson(n, s["sx"], s["sy"], s["sxx"], s["syy"], s["sxy"]),
                          undecided=s["undecided"], histogram=[s[f"bin{i}"] for i in range(len(HISTOGRAM_BINS))],
-                         misconceptions=misconceptions.get(part.id, {}))
+                         misconceptions=misconceptions.get(part.id, {}), title=part.question.title, order=part.order)
         item.flags = _flags(item)
         stats.append(item)
     position = {slug: i for i, slug in enumerate(quiz.question_slugs or [])}
@@ -194,10 +196,12 @@ def cohort_top_misconceptions(*, cohort: Cohort, days: int = 7, limit: int = 5) 
     its part and a quiz that asked it (for the link to the part's report). One query."""
     since = timezone.now() - dt.timedelta(days=days)
     rows = (cohort_graded_answers(cohort=cohort).filter(attempt__closed_at__gte=since).exclude(misconception="")
-            .values("misconception", "part_id", "part__key", "part__question__slug")
+            .values("misconception", "part_id", "part__key", "part__order", "part__question__slug",
+                    "part__question__title")
             .annotate(count=Count("id"), quiz=Max("attempt__quiz__slug"), feedback=Max("feedback"))
             .order_by("-count", "misconception")[:limit])
     return [{"id": r["misconception"], "part_id": r["part_id"], "part": f"{r['part__question__slug']}:{r['part__key']}",
+             "title": r["part__question__title"], "order": r["part__order"],
              "quiz": r["quiz"], "count": r["count"], "feedback": r["feedback"]} for r in rows]
 
 

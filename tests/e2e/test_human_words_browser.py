@@ -134,4 +134,7 @@ def test_pages_say_human_words(web_server, monkeypatch):
         assert rows == seen_letter and answered == seen_letter[wrong_text]
         no_raw_words(page)
         shots(page, "cohort-attempt")
+        page.goto(web_server + f"/cohorts/{cohort.id}/quizzes/{quiz.slug}/")  # the item analysis
+        assert f"{question.title}, Part 2" in page.inner_text("#items")
+        shots(page, "gradebook")
         assert errors == []

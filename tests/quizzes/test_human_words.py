@@ -113,6 +113,9 @@ def test_the_review_names_options_by_the_letters_the_learner_saw(client, viewer)
     text = visible_text(page)
     assert "Part 1" in text and "Part 2" in text
     assert [w for w in RAW_WORDS if w in text] == []
+    if viewer == "instructor":  # the gradebook's item analysis names each part by its question and place
+        text = visible_text(client.get(reverse("quiz_gradebook", args=[cohort.id, quiz.slug])).content.decode())
+        assert f"{question.title}, Part 1" in text and f"{question.title}, Part 2" in text
 
 
 def test_the_practice_check_names_the_right_options_by_the_learners_letters(client):
