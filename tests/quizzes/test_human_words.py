@@ -89,6 +89,15 @@ def test_the_question_page_shows_part_places_and_tag_words(client):
     assert [w for w in RAW_WORDS if w in text] == []
 
 
+def test_a_deck_tag_reads_as_the_decks_title(client):
+    deck = Deck.objects.create(slug="formats-and-memory", title="Formats and memory")
+    question = kv_question_make()
+    Question.objects.filter(pk=question.pk).update(tags=[f"deck:{deck.slug}"])
+    client.force_login(user_make("lena"))
+    text = visible_text(client.get(reverse("quizzes:detail", args=[question.slug])).content.decode())
+    assert deck.title in text and f"deck:{deck.slug}" not in text
+
+
 @pytest.mark.parametrize("viewer", ["learner", "instructor"])
 def test_the_review_names_options_by_the_letters_the_learner_saw(client, viewer):
     teacher, learner = instructor_make(), user_make("lena")
