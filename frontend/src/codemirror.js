@@ -13,10 +13,12 @@
 // Keyboard: Tab / Shift-Tab indent and dedent by four spaces (indentWithTab). To leave the
 // editor with the keyboard, press Escape then Tab (or Shift-Tab), as
 // CodeMirror documents; Ctrl-M (Shift-Alt-M on macOS) toggles "Tab moves
-// focus" mode for the editor.
+// focus" mode for the editor. Escape lets Tab leave even when it also closes
+// the autocompletion (CodeMirror's own Escape handling is skipped then, and
+// while typing a completion is often pending, unseen: a keyboard trap).
 import { basicSetup } from "codemirror";
 import { EditorView, keymap } from "@codemirror/view";
-import { EditorState } from "@codemirror/state";
+import { EditorState, Prec } from "@codemirror/state";
 import { indentWithTab } from "@codemirror/commands";
 import { indentUnit } from "@codemirror/language";
 import { python } from "@codemirror/lang-python";
@@ -47,6 +49,11 @@ function accessibleName(textarea) {
   return attrs;
 }
 
+function escapeLetsTabLeave(view) {
+  view.setTabFocusMode(2000); // as CodeMirror does on Escape: Tab moves the focus for two seconds
+  return false; // and Escape still does what else it does (close the completion)
+}
+
 export function mount(textarea, options = {}) {
   if (!(textarea instanceof HTMLTextAreaElement)) {
     throw new TypeError("QPCodeMirror.mount expects a <textarea> element");
@@ -64,6 +71,8 @@ export function mount(textarea, options = {}) {
   const view = new EditorView({
     doc: textarea.value,
     extensions: [
+      // before basicSetup: the autocompletion's Escape binding, also of the highest precedence, stops the key
+      Prec.highest(keymap.of([{ key: "Escape", run: escapeLetsTabLeave }])),
       basicSetup,
       keymap.of([indentWithTab]),
       python(),
