@@ -117,4 +117,7 @@ def deck_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
 @login_required
 def progress(request: HttpRequest) -> HttpResponse:
     stats = selectors.progress_stats(user=request.user, now=timezone.now())
-    return render(request, "drills/progress.html", {"stats": stats})
+    # the charts' numbers as (day, count) rows, for their tables
+    return render(request, "drills/progress.html", {
+        "stats": stats, "reviews_by_day": list(zip(stats["days"], stats["reviews"], strict=True)),
+        "due_by_day": list(zip(stats["forecast_days"], stats["forecast"], strict=True))})
