@@ -14,7 +14,7 @@ from cohorts.forms import OverrideForm, RegradeForm, form_errors
 from cohorts.instructor_views import _cohort, _done, _refused, instructor_only
 from graders.answers import expected_answer
 from quizzes.models import Attempt, AttemptAnswer, GradeChange, Part
-from quizzes.selectors import attempt_params
+from quizzes.selectors import attempt_params, attempt_part_options
 from quizzes.services.regrades import KEY_CORRECTED, RegradeError, regrade_plan
 
 QUEUE_SHOWN = 200
@@ -125,6 +125,7 @@ def answer_by_hand(request: HttpRequest, cohort_id: int, answer_id: int) -> Http
                               "the part; they see your comment on their review.", to)
     return render(request, "cohorts/answer_by_hand.html", {
         "cohort": cohort, "attempt": attempt, "answer": answer, "part": answer.part,
+        "options": attempt_part_options(attempt=attempt, part=answer.part, answer=answer.answer),
         "key": expected_answer(answer.part.spec, params=attempt_params(attempt=attempt, part=answer.part)),
         "changes": answer.grade_changes.select_related("actor", "regrade"),
         "form": OverrideForm(initial={"score": answer.score, "comment": answer.comment})})

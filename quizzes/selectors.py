@@ -149,14 +149,8 @@ def attempt_items(*, attempt: Attempt, with_keys: bool = False) -> list[dict]:
             if part is None:
                 continue
             params = attempt_params(attempt=attempt, part=part)
-            by_id = {str(o["id"]): o for o in part.spec.get("options") or []}
-            options = [by_id[i] for i in item.get("options", {}).get(str(pid), []) if i in by_id]
             answer = saved.get(pid)
-            chosen = set((answer.answer if answer else "").replace(";", ",").split(","))
-            # Each option's letter as this learner saw it: its place in their order (an ordering part shows ids).
-            options = [{**o, "chosen": str(o["id"]) in chosen,
-                        "letter": str(o["id"]) if part.kind == "ordering" else option_letter(place)}
-                       for place, o in enumerate(options, start=1)]
+            options = options_seen(part, item.get("options", {}).get(str(pid), []), answer.answer if answer else "")
             rows.append({"part": part, "params": params, "prompt": prompt_fill(part.prompt, params),
                          "options": options, "chosen_letters": ", ".join(o["letter"] for o in options if o["chosen"]),
                          "saved": answer,
@@ -165,6 +159,22 @@ def attempt_items(*, attempt: Attempt, with_keys: bool = False) -> list[dict]:
                          "key": expected_answer(part.spec, params=params) if with_keys else None})
         items.append({"number": number, "question": question, "parts": rows})
     return items
+
+
+def options_seen(part: Part, shown: list[str], answer: str) -> list[dict]:
+    """A part's options in the order a learner was shown them (``shown``: option ids), each marked ``chosen`` in
+    their answer and with its ``letter`` as they saw it: its place in their order (an ordering part shows ids)."""
+    by_id = {str(o["id"]): o for o in part.spec.get("options") or []}
+    chosen = set(answer.replace(";", ",").split(","))
+    return [{**by_id[i], "chosen": i in chosen, "letter": i if part.kind == "ordering" else option_letter(place)}
+            for place, i in enumerate([i for i in shown if i in by_id], start=1)]
+
+
+def attempt_part_options(*, attempt: Attempt, part: Part, answer: str) -> list[dict]:
+    """``options_seen`` for one part of an attempt (none for a part without options)."""
+    shown = next((item.get("options", {}).get(str(part.id), []) for item in attempt.layout
+                  if part.id in item["parts"]), [])
+    return options_seen(part, shown, answer)
 
 
 def attempt_time_used(*, attempt: Attempt) -> str | None:

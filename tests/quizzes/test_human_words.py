@@ -125,6 +125,11 @@ def test_the_review_names_options_by_the_letters_the_learner_saw(client, viewer)
     if viewer == "instructor":  # the gradebook's item analysis names each part by its question and place
         text = visible_text(client.get(reverse("quiz_gradebook", args=[cohort.id, quiz.slug])).content.decode())
         assert f"{question.title}, Part 1" in text and f"{question.title}, Part 2" in text
+        # scoring the answer by hand: the student's letters and the options in their order
+        saved = attempt.answers.get(part=choice)
+        page = client.get(reverse("answer_by_hand", args=[cohort.id, saved.id])).content.decode()
+        assert option_rows(page) == {o["text"]: seen_letter(order, o["id"]) for o in OPTIONS}
+        assert re.search(rf'<strong class="option-letters" id="typed">{seen_letter(order, WRONG)}\s*</strong>', page)
 
 
 def test_the_practice_check_names_the_right_options_by_the_learners_letters(client):
