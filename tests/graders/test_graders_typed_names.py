@@ -46,10 +46,14 @@ def test_the_display_notation_is_still_read_and_graded():
 
 
 def _bank_symbolic_parts():
-    for q in read_content(FIXTURES).questions:
+    content = read_content(FIXTURES)
+    for q in content.questions:
         for p in q.parts:
             if p.kind == "symbolic" and not p.spec.get("params"):
                 yield pytest.param(p.spec, id=f"{q.slug}:{p.key}")
+    for card in content.cards:
+        if card.answer and card.answer.get("kind") == "symbolic" and not card.answer.get("params"):
+            yield pytest.param(card.answer, id=f"drills/{card.deck}:{card.id}")
 
 
 @pytest.mark.parametrize("spec", list(_bank_symbolic_parts()))
