@@ -241,6 +241,14 @@
       typeInMath(mf, slots, e.key);
       mf.dispatchEvent(new Event("input", {bubbles: true}));
     }, true);
+    mf.addEventListener("paste", (e) => {  // pasted plain text reads as if typed; pasted LaTeX as MathLive reads it
+      const text = e.clipboardData ? e.clipboardData.getData("text/plain") : "";
+      if (!text || looksLikeLatex(text) || mf.mode !== "math") return;
+      e.preventDefault();
+      e.stopPropagation();
+      for (const ch of text.replace(/\s+/g, " ")) typeInMath(mf, slots, ch);
+      mf.dispatchEvent(new Event("input", {bubbles: true}));
+    }, true);
     mf.addEventListener("pointerdown", () => { slots = []; });
     mf.addEventListener("focusout", () => { slots = []; });
     return (text) => {  // the same keys typed from the start: plain text turned into the editor's form

@@ -16,7 +16,7 @@ from django.db import transaction
 from content.catalogue import catalogue_sync
 from content.load import content_load, decks_load
 from content.reader import read_content
-from graders.answers import normalize_symbols, preview_answer
+from graders.answers import check_answer, normalize_symbols, preview_answer
 from graders.math.nodes import symbol_latex
 from graders.math.parser import Env, parse
 from quizzes.models import Attempt, Part, Question, Quiz
@@ -187,6 +187,15 @@ def test_the_mode_switch_takes_one_click_is_remembered_and_offered_by_an_unreada
         assert page.input_value(f"#input-{dequantize.id}") == preview_answer("s*(q-z)", dequantize.spec).text
         page.click(f"{kv_part} .mode-toggle")  # plain text into the math editor, as if typed there
         all_saved(page)
+        in_editor = attempt.answers.get(part=kv).answer
+        assert in_editor != "n_layers" and parse(in_editor, Env(symbols={"n_layers": "real"})).names() == {"n_layers"}
+
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.evaluate("navigator.clipboard.writeText(' * n_kv_heads/batch')")
+        page.focus(f"#mf-{kv.id}")
+        page.keyboard.press("End")
+        page.keyboard.press("Control+V")  # pasted plain text reads as if typed
+        all_saved(page)
         assert errors == []
-    in_editor = attempt.answers.get(part=kv).answer
-    assert in_editor != "n_layers" and parse(in_editor, Env(symbols={"n_layers": "real"})).names() == {"n_layers"}
+    pasted = attempt.answers.get(part=kv).answer
+    assert "\\frac" in pasted and check_answer(pasted, {**kv.spec, "expected": "n_layers*n_kv_heads/batch"}).correct
