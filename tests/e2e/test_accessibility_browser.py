@@ -196,6 +196,7 @@ def _shots(page, name: str) -> None:
 @pytest.mark.browser
 @pytest.mark.redis
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # about 100 s alone: some 45 pages, each loaded, settled and checked
 def test_no_serious_axe_violation_on_any_page_type_and_every_chart_has_a_table(web_server, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")  # the data are made while no browser runs, all the same
     data = _data(monkeypatch)
