@@ -185,11 +185,16 @@ def _settled(page) -> None:
     page.wait_for_timeout(300)
 
 
-def _shots(page, name: str) -> None:
+def _shots(page, name: str) -> list[str]:
+    """Screenshots at both widths; the axe violations at the narrow one (the layout changes there)."""
+    found = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(ARTIFACTS / f"a11y-{name}-{width}.png"), full_page=True)
+        if width != WIDTHS[0]:
+            found = axe_violations(page)
     page.set_viewport_size({"width": WIDTHS[0], "height": 900})
+    return found
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,7 +225,7 @@ def test_no_serious_axe_violation_on_any_page_type_and_every_chart_has_a_table(w
             charts |= set(page.eval_on_selector_all("canvas", "all => all.map((c) => c.id)"))
             checked.append(name)
             if item.shots:
-                _shots(page, f"{item.url_name.replace(':', '-').replace('_', '-')}-{who}")
+                found[f"{name} at {WIDTHS[1]} px"] = _shots(page, f"{item.url_name.replace(':', '-').replace('_', '-')}-{who}")
             if item.then:
                 state, act = item.then
                 act(page)
@@ -303,6 +308,7 @@ def test_a_timed_quiz_with_the_keyboard_alone(web_server, monkeypatch):
         _press(page, "Enter", navigates=True)
         page.wait_for_url(re.compile(r".*/attempts/\d+/review/$"))
         assert page.inner_text("#score").startswith("3 / 3")
+        assert axe_violations(page) == []  # the review of a fresh attempt
         assert errors == []
     attempt = Attempt.objects.get(user=user, quiz=quiz)
     assert (attempt.status, attempt.closed_by, attempt.score) == ("graded", "learner", 3.0)
@@ -360,6 +366,8 @@ def test_a_lab_submission_with_the_keyboard_alone(web_server):
         tab_to(page, "#submit-form button[type=submit]")
         _press(page, "Enter", navigates=True)
         page.wait_for_url(re.compile(r".*/labs/submissions/\d+/$"))
+        page.wait_for_selector("[data-status]")
+        assert axe_violations(page) == []  # a submission waiting in the queue
         assert errors == []
     submission = Submission.objects.get(user=user)
     assert submission.code.rstrip().endswith("# typed with the keyboard alone")
