@@ -10,7 +10,12 @@ else
   echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
 fi
 
-.venv/bin/pytest "$@"
+# Two runs: every test that can share the machine on one pytest worker per core, then the `quiet` ones
+# (timings, the shared Docker engine's containers) alone. Arguments go to both.
+WORKERS="${TEST_WORKERS:-auto}"
+run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
+run_pytest -n "$WORKERS" -m "not quiet" "$@"
+run_pytest -m quiet "$@"
 
 PG_URL="${TEST_POSTGRES_URL:-}"
 if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 2>/dev/null; then
@@ -18,7 +23,9 @@ if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.
 fi
 if [ -n "$PG_URL" ]; then
   echo "== the database tests again, on PostgreSQL (the slow browser and fault runs only on SQLite) =="
-  TEST_DATABASE_URL="$PG_URL" .venv/bin/pytest -m "django_db and not slow" "$@"
+  export TEST_DATABASE_URL="$PG_URL"
+  run_pytest -n "$WORKERS" -m "django_db and not slow and not quiet" "$@"
+  run_pytest -m "django_db and not slow and quiet" "$@"
 else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests ran on SQLite only." >&2
 fi

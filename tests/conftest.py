@@ -18,6 +18,15 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items):
+    """Every sandbox test on the shared Docker engine is ``quiet`` (the hostile battery counts the engine's
+    sandbox containers, the speed checks time the reference): scripts/test.sh runs them alone, after the
+    parallel run. The deploy smoke brings up its own Compose project and counts only that, so it runs in parallel."""
+    for item in items:
+        if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
+            item.add_marker(pytest.mark.quiet)
+
+
 @pytest.fixture(autouse=True)
 def _rate_limits_start_afresh():
     """The rate limits count in the cache: each test starts with none spent (user ids repeat across tests)."""

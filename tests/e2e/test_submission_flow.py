@@ -50,6 +50,7 @@ def wait_for_verdict(client: httpx.Client, path: str, timeout: float = 180) -> t
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.redis
+@pytest.mark.quiet
 def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_worker_process, web_server):
     labs_sync(root=labs_root())
     user_make("eve")

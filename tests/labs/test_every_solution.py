@@ -43,6 +43,7 @@ def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
 
 
 @pytest.mark.slow
+@pytest.mark.quiet
 @pytest.mark.parametrize("slug, path", solutions("slow"))
 def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path):
     lab = lab_folder_get(slug)

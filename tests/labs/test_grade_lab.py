@@ -28,6 +28,7 @@ def expected_verdict(path: Path) -> str:
     return path.read_text().splitlines()[0].removeprefix("# expect:").strip()
 
 
+@pytest.mark.quiet
 @pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
 def test_a_correct_fp8_solution_is_accepted_with_a_speedup(backend):
     code, report = grade_lab("fp8-e4m3", str(FP8 / "correct/bit_twiddling.py"), "--backend", backend, "--json")
