@@ -122,7 +122,7 @@
     const p = e.target.closest(".attempt-part");
     if (p && !e.target.matches("input[type=text], math-field")) changed(p);
   });
-  // Submitting with parts unanswered asks first, naming them as the page does ("Question 2 (title), part b");
+  // Submitting with parts unanswered asks first, naming them as the page does ("Question 2 (title), part 2");
   // with every part answered it submits at once. The server submits whatever it is sent either way.
   const confirmBox = document.getElementById("submit-confirm");
   let confirmed = false;

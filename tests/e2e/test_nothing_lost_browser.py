@@ -120,7 +120,7 @@ def test_submitting_a_quiz_with_parts_unanswered_asks_first_and_names_them(web_s
         page.wait_for_selector("#submit-confirm[open]")
         assert page.inner_text("#submit-confirm-count") == "2 parts have"
         assert page.inner_text("#submit-confirm-list").split("\n") == [
-            "Question 2 (KV cache of a 7B model), part a", "Question 2 (KV cache of a 7B model), part b"]
+            "Question 2 (KV cache of a 7B model), part 1", "Question 2 (KV cache of a 7B model), part 2"]
         assert page.evaluate("document.activeElement.id") == "keep-working"
         shots(page, "quiz-confirm")
         page.keyboard.press("Enter")  # "Keep working"

@@ -22,8 +22,8 @@ def test_each_part_is_labelled_as_shown_and_an_empty_submission_is_still_submitt
     client.force_login(user)
     attempt = attempt_start(user=user, quiz=quiz)
     page = client.get(f"/attempts/{attempt.id}/").content.decode()
-    assert 'data-label="Question 1 (KV cache of a 7B model), part a"' in page
-    assert 'data-label="Question 1 (KV cache of a 7B model), part b"' in page
+    assert 'data-label="Question 1 (KV cache of a 7B model), part 1"' in page
+    assert 'data-label="Question 1 (KV cache of a 7B model), part 2"' in page
     assert '<dialog id="submit-confirm"' in page and "Keep working" in page and "Submit anyway" in page
     parts = {f"part-{p.id}": "" for p in question.parts.all()}
     assert client.post(f"/attempts/{attempt.id}/submit/", parts).status_code == 302
