@@ -1,9 +1,9 @@
 """The lab grading pipeline, end to end on this machine: the harness protocol's own cost per timed call
 (against the reference kernel's time, per benchmark case), submit-to-verdict latency per lab (p50/p95),
 the sandbox's overhead against the harness run as a plain subprocess, and submissions per minute with
-one and two worker processes. Real Redis, real Celery workers, a throwaway SQLite database.
+one worker process and more, with and without what workers keep warm (labs.grading.warm). Real Redis, real Celery workers, a throwaway SQLite database.
 
-    python bench/bench_pipeline.py [--backend docker|local] [--repeats 3] [--burst 6]
+    python bench/bench_pipeline.py [--backend docker|local] [--repeats 5] [--burst 12]
 """
 
 from __future__ import annotations
@@ -24,11 +24,15 @@ os.environ.update(DJANGO_SETTINGS_MODULE="config.settings.dev", QUANTPREP_VAR_DI
                   DATABASE_URL=f"sqlite:///{WORK / 'bench.sqlite3'}")
 
 
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["docker", "local"], default="docker")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--burst", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--burst", type=int, default=12)
     args = parser.parse_args()
 
     from tests.conftest import free_port, redis_start, stop, wait_for, worker_start
@@ -92,47 +96,63 @@ def main() -> None:
         return wait_for(lambda: Submission.objects.filter(id=submission_id, status="done").first(), timeout=600,
                         what=f"submission {submission_id}")
 
-    # 2. Submit to verdict, per lab, one submission at a time through a real worker.
-    worker = worker_start(env, WORK / "worker.log")
-    print(f"{'lab':<12} {'p50 s':>7} {'p95 s':>7}   (submit to verdict, {args.repeats} runs each, 1 worker)")
-    breakdowns = {}
-    for lab in Lab.objects.order_by("slug"):
-        solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
-        latencies, timings = [], []
-        for _ in range(args.repeats):
-            start = time.monotonic()
-            done = verdict_of(submission_create(user=user, lab=lab, code=solution).id)
-            latencies.append(time.monotonic() - start)
-            assert done.verdict == "accepted", (lab.slug, done.verdict, done.result.get("diagnostics"))
-            timings.append(done.result.get("timings") or {})
-        p95 = statistics.quantiles(latencies, n=20)[-1] if len(latencies) > 1 else latencies[0]
-        print(f"{lab.slug:<12} {statistics.median(latencies):>7.2f} {p95:>7.2f}")
-        breakdowns[lab.slug] = {key: statistics.median(t[key] for t in timings if key in t)
-                                for key, _ in TIMING_STAGES if any(key in t for t in timings)}
-    stop(worker)
-    # Where the time goes: the median of each stage of the grading breakdown (labs.grading.StageClock).
+    # 2. Submit to verdict, per lab, one submission at a time through a real worker: first with nothing kept
+    #    warm (SANDBOX_WARM=0: every job starts its container, imports torch, makes its inputs and times the
+    #    reference while its learner waits), then as workers run by default (labs.grading.warm).
     keys = [key for key, _ in TIMING_STAGES]
-    print(f"\nbreakdown, median s per stage ({', '.join(f'{i + 1} {key[:-2]}' for i, key in enumerate(keys))})")
-    print(f"{'lab':<12}" + "".join(f"{i + 1:>7}" for i in range(len(keys))))
-    for slug, medians in breakdowns.items():
-        print(f"{slug:<12}" + "".join(f"{medians[k]:>7.2f}" if k in medians else f"{'-':>7}" for k in keys))
+    latency = {}
+    for warm in (0, 1):
+        worker = worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"worker-warm{warm}.log")
+        time.sleep(5 * warm)  # the worker's warm-up: its first sandbox up, each lab's first inputs made
+        breakdowns = {}
+        for lab in Lab.objects.order_by("slug"):
+            solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
+            latencies, timings = [], []
+            for _ in range(args.repeats):
+                start = time.monotonic()
+                done = verdict_of(submission_create(user=user, lab=lab, code=solution).id)
+                latencies.append(time.monotonic() - start)
+                assert done.verdict == "accepted", (lab.slug, done.verdict, done.result.get("diagnostics"))
+                timings.append(done.result.get("timings") or {})
+            latency.setdefault(lab.slug, {})[warm] = latencies
+            breakdowns[lab.slug] = {key: statistics.median(t[key] for t in timings if key in t)
+                                    for key in keys if any(key in t for t in timings)}
+        stop(worker)
+        # Where the time goes: the median of each stage of the grading breakdown (labs.grading.StageClock).
+        print(f"breakdown with SANDBOX_WARM={warm}, median s per stage "
+              f"({', '.join(f'{i + 1} {key[:-2]}' for i, key in enumerate(keys))})")
+        print(f"{'lab':<12}" + "".join(f"{i + 1:>7}" for i in range(len(keys))))
+        for slug, medians in breakdowns.items():
+            print(f"{slug:<12}" + "".join(f"{medians[k]:>7.2f}" if k in medians else f"{'-':>7}" for k in keys))
+        print()
+    print(f"{'lab':<12} {'cold p50':>9} {'p95':>6} {'warm p50':>9} {'p95':>6} {'ratio':>6}   (submit to verdict, s, "
+          f"{args.repeats} runs each, 1 worker)")
+    for slug, runs in latency.items():
+        cold, hot = (statistics.median(runs[w]) for w in (0, 1))
+        print(f"{slug:<12} {cold:>9.2f} {p95(runs[0]):>6.2f} {hot:>9.2f} {p95(runs[1]):>6.2f} {cold / hot:>6.2f}")
 
-    # 3. Throughput: a burst of fp8 submissions with one and with two worker processes, one per learner
-    # (a learner may have only a couple waiting, and one of theirs at a time goes to the graders).
+    # 3. Throughput: a burst of fp8 submissions, one per learner (a learner may have only a couple waiting,
+    #    and one of theirs at a time goes to the graders), under each configuration; the first row is the
+    #    baseline (one worker process, nothing warm), measured in this run.
     lab = Lab.objects.get(slug="fp8-e4m3")
     learners = [User.objects.create_user(f"bench-burst-{i}", password="x" * 20) for i in range(args.burst)]
-    rates = {}
-    for workers in (1, 2):
-        procs = [worker_start(env, WORK / f"worker-{workers}-{i}.log") for i in range(workers)]
+    configs = [(1, 1, 0), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 3, 1)]  # (workers, concurrency, SANDBOX_WARM)
+    print(f"\nthroughput (fp8-e4m3, burst of {args.burst}, {os.cpu_count()} CPUs)")
+    print(f"{'workers':>8} {'concurrency':>12} {'warm':>5} {'per min':>8} {'ratio':>6}")
+    baseline = None
+    for workers, concurrency, warm in configs:
+        procs = [worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"burst-{workers}-{concurrency}-{warm}-{i}.log",
+                              concurrency=concurrency) for i in range(workers)]
+        time.sleep(5 * warm * concurrency)
         start = time.monotonic()
         ids = [submission_create(user=learner, lab=lab, code=code).id for learner in learners]
         for submission_id in ids:
             verdict_of(submission_id)
-        rates[workers] = args.burst / (time.monotonic() - start) * 60
+        rate = args.burst / (time.monotonic() - start) * 60
+        baseline = baseline or rate
+        print(f"{workers:>8} {concurrency:>12} {warm:>5} {rate:>8.1f} {rate / baseline:>6.2f}")
         for proc in procs:
             stop(proc)
-    print(f"\nthroughput (fp8-e4m3, burst of {args.burst}): 1 worker {rates[1]:.1f}/min, "
-          f"2 workers {rates[2]:.1f}/min, ratio {rates[2] / rates[1]:.2f}")
     stop(redis)
     shutil.rmtree(WORK, ignore_errors=True)
 

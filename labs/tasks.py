@@ -9,7 +9,7 @@ import threading
 import time
 
 from celery import shared_task
-from celery.signals import celeryd_init, worker_ready
+from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown, worker_ready
 from django.conf import settings
 
 from content.labs import lab_folder_get
@@ -54,6 +54,33 @@ def _sandbox_owner(sender=None, **_kwargs) -> None:
     before the pool's processes fork so that they inherit it."""
     if sender:
         os.environ["QUANTPREP_SANDBOX_OWNER"] = str(sender)
+
+
+@worker_process_init.connect
+def _keep_warm(**_kwargs) -> None:
+    """Each worker process starts SANDBOX_WARM sandboxes ahead of its first job and keeps that many
+    (sandbox.pool), makes each lab's next inputs ahead and reuses the reference's recent timing
+    (labs.grading.warm). A GPU worker's sandboxes are of its own kind and start with its first job."""
+    if settings.SANDBOX_WARM <= 0:
+        return
+    from labs.grading import warm, warm_up
+
+    warm.enable()
+    threading.Thread(target=warm_up, args=(settings.SANDBOX_WARM,), name="warm-up", daemon=True).start()
+
+
+@worker_process_shutdown.connect
+def _close_warm(**_kwargs) -> None:
+    """The warm sandboxes go with their worker process (a killed worker's are removed by the next sweep;
+    a warm harness whose worker is gone also ends itself when its stdin closes)."""
+    from sandbox.api import get_backend
+
+    try:
+        pool = getattr(get_backend(), "pool", None)
+        if pool is not None:
+            pool.close()
+    except Exception:  # noqa: BLE001 - shutting down: nothing more to do
+        log.exception("could not close the warm sandboxes")
 
 
 @worker_ready.connect

@@ -10,6 +10,7 @@ when it changes uid."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ import threading
 import time
 
 from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
+from sandbox.pool import WarmPool
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
@@ -40,6 +42,7 @@ class DockerBackend:
     def __init__(self, image: str):
         self.image = image
         self._client = None
+        self.pool: WarmPool | None = None
 
     @property
     def client(self):
@@ -73,7 +76,24 @@ class DockerBackend:
             log.warning("removed %d leftover sandbox containers", removed)
         return removed
 
+    def keep_warm(self, job: Job, size: int) -> None:
+        """From now on keep ``size`` containers of this job's kind started ahead of demand (sandbox.pool)."""
+        if size > 0:
+            if self.pool is None:
+                self.pool = WarmPool(self.start, size)
+                atexit.register(self.pool.close)
+            self.pool.fill(job)
+
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
+        if self.pool is None:
+            return self.finish(self.start(job), job, on_stderr_line=on_stderr_line)
+        try:
+            return self.finish(self.pool.take(job) or self.start(job), job, on_stderr_line=on_stderr_line)
+        finally:
+            self.pool.fill(job)
+
+    def start(self, job: Job) -> _Container:
+        """A started container of the job's kind, with the job's prelude written to its stdin."""
         import docker
         from docker.utils.socket import frames_iter
 
@@ -106,15 +126,26 @@ class DockerBackend:
         try:
             sock = self.client.api.attach_socket(container.id, params={"stdin": 1, "stdout": 1, "stderr": 1,
                                                                        "stream": 1})
-            collected = _Collector(frames_iter(sock, tty=False), limits.stdout_bytes, limits.stderr_bytes,
-                                   on_stderr_line)
+            collected = _Collector(frames_iter(sock, tty=False), limits.stdout_bytes, limits.stderr_bytes)
             collected.start()
-            started = time.monotonic()
             container.start()
+            if job.prelude:
+                sock._sock.sendall(job.prelude)
+        except BaseException:
+            _remove(container)
+            raise
+        return _Container(container, sock, collected)
+
+    def finish(self, sandbox: _Container, job: Job, *, on_stderr_line=None) -> RunResult:
+        """Give the started container its job, wait for it (``wall_s`` from now), and remove it."""
+        container, sock, collected = sandbox.container, sandbox.sock, sandbox.collected
+        try:
+            collected.on_stderr_line = on_stderr_line
+            started = time.monotonic()
             stdin_feed(job.stdin, sock._sock.sendall, lambda: sock._sock.shutdown(socket.SHUT_WR))
             timed_out = False
             try:
-                container.wait(timeout=limits.wall_s)
+                container.wait(timeout=job.limits.wall_s)
             except Exception:  # noqa: BLE001 - requests' ReadTimeout or ConnectionError: past the deadline
                 timed_out = True
                 container.kill()
@@ -126,16 +157,37 @@ class DockerBackend:
                              timed_out=timed_out, oom_killed=bool(state.get("OOMKilled")), wall_s=wall,
                              backend=self.name)
         finally:
-            try:
-                container.remove(force=True)
-            except Exception:  # noqa: BLE001 - the sweeper at the next worker start removes it
-                log.exception("could not remove container %s", container.id)
+            _remove(container)
+
+
+class _Container:
+    """A started container waiting for its one job (its prelude written)."""
+
+    def __init__(self, container, sock, collected):
+        self.container, self.sock, self.collected = container, sock, collected
+
+    def alive(self) -> bool:
+        try:
+            self.container.reload()
+            return self.container.status == "running"
+        except Exception:  # noqa: BLE001 - gone from the engine
+            return False
+
+    def discard(self) -> None:
+        _remove(self.container)
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception:  # noqa: BLE001 - the sweeper at the next worker start removes it
+        log.exception("could not remove container %s", container.id)
 
 
 class _Collector(threading.Thread):
-    def __init__(self, frames, stdout_cap: int, stderr_cap: int, on_stderr_line):
+    def __init__(self, frames, stdout_cap: int, stderr_cap: int):
         super().__init__(daemon=True)
-        self.frames, self.on_stderr_line = frames, on_stderr_line
+        self.frames, self.on_stderr_line = frames, None  # the job's, set when the container gets it
         self.stdout, self.stderr = bytearray(), bytearray()
         self.caps = (stdout_cap, stderr_cap)
         self.truncated = False

@@ -368,25 +368,39 @@ def progress(**fields) -> None:
 
 
 class Parent:
-    """Runs the reference, then the submission, on inputs read from stdin one call at a time."""
+    """Runs the reference, then the submission, on inputs read from stdin one call at a time.
+
+    The submission's child is started before the job is read, so that it imports torch while the job is
+    on its way, or while a warm sandbox waits for one (sandbox.pool); it learns its job, and runs no line
+    of anyone's code, only once the job's files are in place."""
 
     def __init__(self, stream, source: bytes):
-        self.stream = stream
-        self.job, files = self._read_job()
+        self.stream, self.source = stream, source
         self.root = Path.cwd() / f"harness-{secrets.token_hex(4)}"
         self.root.mkdir(mode=0o755)
+        uids = os.environ.get("QUANTPREP_SANDBOX_UIDS", "")
+        self.uids = dict(zip(("reference", "submission"), map(int, uids.split(":")), strict=True)) if uids else {}
+        (self.root / "job").mkdir(mode=0o755)
+        (self.root / "job" / "harness.py").write_bytes(source)
+        (self.root / "job" / "harness.py").chmod(0o644)
+        self.submission_child = self.start("submission")
+        self.job: dict = {}
+
+    def read_job(self) -> None:
+        """The job and its files, from stdin (a warm sandbox waits here for its job)."""
+        self.job, files = self._read_job()
         for relative, data in files.items():
             path = self.root / relative
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
             path.write_bytes(data)
             path.chmod(0o644)
-        (self.root / "job" / "harness.py").write_bytes(source)
-        (self.root / "job" / "harness.py").chmod(0o644)
-        uids = os.environ.get("QUANTPREP_SANDBOX_UIDS", "")
-        self.uids = dict(zip(("reference", "submission"), map(int, uids.split(":")), strict=True)) if uids else {}
 
     def _read_job(self) -> tuple[dict, dict[str, bytes]]:
-        header, size = read_record(self.stream)
+        found = read_record(self.stream)
+        if found is None:  # a warm sandbox whose worker went away before giving it a job
+            self.submission_child.end()
+            raise SystemExit(0)
+        header, size = found
         if header.get("kind") != "job":
             raise ValueError("the stream must start with the job")
         job = json.loads(read_exact(self.stream, size))
@@ -420,6 +434,7 @@ class Parent:
         return fd
 
     def start(self, role: str) -> Child:
+        """A child under the role's uid, importing torch at once; ``brief`` then tells it its job."""
         work = self.root / f"work-{role}"
         work.mkdir(mode=0o777)
         work.chmod(0o777)  # the child's own scratch space, whatever its uid
@@ -427,12 +442,17 @@ class Parent:
         for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES"):
             if name in os.environ:
                 env[name] = os.environ[name]
+        argv = [sys.executable, "-I", "-B", str(self.root / "job" / "harness.py"), "--child"]
+        return Child(argv, cwd=work, env=env, uid=self.uids.get(role))
+
+    def brief(self, child: Child, role: str) -> None:
+        """What the child runs: sent once the job's files are written (a path on sys.path before its
+        folder exists would be cached as missing)."""
         paths = [str(self.root / "job" / "lib")] + ([str(self.root / "ref" / "lib")] if role == "reference" else [])
         spec = {key: self.job[key] for key in ("problem", "entry", "device", "forbidden_imports", "forbidden_names")}
         spec.update(role=role, paths=paths, reference=self.job["reference"] if role == "reference" else None,
                     submission=str(self.root / "job" / "submission.py"))
-        argv = [sys.executable, "-I", "-B", str(self.root / "job" / "harness.py"), "--child", json.dumps(spec)]
-        return Child(argv, cwd=work, env=env, uid=self.uids.get(role))
+        child.send({"op": "job", "spec": spec})
 
     def call(self, child: Child, fd: int, deadline: float) -> tuple[float, float, int]:
         """One call on the parent's clock: from handing over the inputs to holding the sealed outputs.
@@ -555,16 +575,21 @@ class Parent:
         started = time.monotonic()
         progress(stage="starting")
         cases, calls = self.job["benchmarks"], self.job["warmup"] + self.job["repeats"]
-        reference: dict = {"status": "ok", "error": "", "calls": {}}
+        cached = self.job.get("reference_calls")
+        reference: dict = {"status": "ok", "error": "", "calls": cached or {}, "cached": bool(cached)}
         bench: dict[tuple[str, int], int] = {}
-        if cases:
+        submission_child = self.submission_child
+        if cases and not cached:  # the worker has no recent timing of the reference for these sizes
             child = self.start("reference")
-        # Both children import torch while the inputs arrive; the submission's child then waits for
-        # "import" before it runs a line of the submission, which it gets after the reference is done.
-        submission_child = self.start("submission")
+            self.brief(child, "reference")
+        # The submission's child waits for "import" before it runs a line of the submission, which it gets
+        # after the reference is done; it has been importing torch since the harness started.
+        self.brief(submission_child, "submission")
         if cases:
             bench = {(case, call): self.next_input("bench", case, call) for case in cases for call in range(calls)}
-            reference = self.run_reference(child, bench, started)
+            if not cached:
+                reference = self.run_reference(child, bench, started)
+        shutil.rmtree(self.root / "ref", ignore_errors=True)  # gone before any submission code runs
         kept: dict = {}
         if reference["status"] == "ok":
             submission, kept = self.run_submission(submission_child, bench, reference, started)
@@ -626,7 +651,7 @@ class ImportBlocker:
         return None
 
 
-def child(spec: dict, sock_fd: int) -> None:
+def child(sock_fd: int) -> None:
     sock = socket.socket(fileno=sock_fd)
 
     def tell(op: str, fd: int | None = None, **fields) -> None:
@@ -635,13 +660,17 @@ def child(spec: dict, sock_fd: int) -> None:
     def fail(status: str, error: str) -> None:
         tell("error", status=status, error=error[-TRACEBACK_CAP:])
 
-    sys.path[:0] = spec["paths"]
     import importlib
     import importlib.util
 
     import torch
 
     DTYPES()  # every dtype's name, before a lab hides some of them from torch
+    message, fds, _, _ = socket.recv_fds(sock, MESSAGE_CAP, 1)  # the parent's "job", once its files are written
+    if not message or fds or json.loads(message).get("op") != "job":
+        return
+    spec = json.loads(message)["spec"]
+    sys.path[:0] = spec["paths"]
     device = torch.device(spec["device"])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     # On a GPU every call starts with a cold L2: writing a buffer larger than any L2 evicts it.
@@ -709,11 +738,13 @@ def _traceback() -> str:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--child":
-        child(json.loads(sys.argv[2]), int(sys.argv[3]))
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]))
         return
     _not_dumpable()
-    Parent(sys.stdin.buffer, globals()["HARNESS_SOURCE"]).run()
+    parent = Parent(sys.stdin.buffer, globals()["HARNESS_SOURCE"])
+    parent.read_job()
+    parent.run()
 
 
 if __name__ == "__main__":

@@ -21,13 +21,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Job:
-    """``argv`` runs in a fresh, writable scratch directory with ``stdin`` (chunks, written in order by a
-    thread of the backend, once) on its standard input; nothing else goes in, and only stdout and stderr
-    come out. In ``argv``, ``{python}`` is the sandbox's interpreter (it differs between backends)."""
+    """``argv`` runs in a fresh, writable scratch directory with ``prelude`` and then ``stdin`` (chunks,
+    written in order by a thread of the backend, once) on its standard input; nothing else goes in, and
+    only stdout and stderr come out. In ``argv``, ``{python}`` is the sandbox's interpreter (it differs
+    between backends). The prelude is the same for every job of a kind, so a warm sandbox (sandbox.pool)
+    can be given it, and start work on it, before its job exists."""
 
     name: str  # unique per submission and grading attempt: the container's name
     argv: tuple[str, ...]
     stdin: Iterable[bytes] = ()
+    prelude: bytes = b""
     limits: Limits = field(default_factory=Limits)
     gpus: str = ""  # "" for none, "all" or a device list (docker only)
 

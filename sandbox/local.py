@@ -4,6 +4,7 @@ for a laptop demo, a machine without Docker, or a GPU check, and every page and 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from sandbox.job import Job, RunResult, stdin_feed
+from sandbox.pool import WarmPool
 
 log = logging.getLogger("sandbox")
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
@@ -51,16 +53,18 @@ def _limits(job: Job):
 
 
 class _Drain(threading.Thread):
-    def __init__(self, stream, cap: int, on_line=None):
+    def __init__(self, stream, cap: int, *, lines: bool = False):
         super().__init__(daemon=True)
-        self.stream, self.cap, self.on_line = stream, cap, on_line
+        self.stream, self.cap, self.lines = stream, cap, lines
+        self.on_line = None  # the job's progress lines go here, once the process has its job
         self.data = bytearray()
         self.truncated = False
 
     def run(self) -> None:
-        while chunk := (self.stream.readline() if self.on_line else self.stream.read(65536)):
-            if self.on_line and chunk.startswith(b"@@progress "):
-                self.on_line(chunk.decode("utf-8", "replace").rstrip("\n"))
+        while chunk := (self.stream.readline() if self.lines else self.stream.read(65536)):
+            if self.lines and chunk.startswith(b"@@progress "):
+                if self.on_line:
+                    self.on_line(chunk.decode("utf-8", "replace").rstrip("\n"))
                 continue
             room = self.cap - len(self.data)
             if len(chunk) > room:
@@ -74,7 +78,27 @@ class LocalBackend:
     def probe(self) -> str | None:
         return None
 
+    def __init__(self):
+        self.pool: WarmPool | None = None
+
+    def keep_warm(self, job: Job, size: int) -> None:
+        """From now on keep ``size`` processes of this job's kind started ahead of demand (sandbox.pool)."""
+        if size > 0:
+            if self.pool is None:
+                self.pool = WarmPool(self.start, size)
+                atexit.register(self.pool.close)
+            self.pool.fill(job)
+
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
+        if self.pool is None:
+            return self.finish(self.start(job), job, on_stderr_line=on_stderr_line)
+        try:
+            return self.finish(self.pool.take(job) or self.start(job), job, on_stderr_line=on_stderr_line)
+        finally:
+            self.pool.fill(job)
+
+    def start(self, job: Job) -> _Process:
+        """A started harness process of the job's kind, with the job's prelude written to its stdin."""
         scratch = Path(tempfile.mkdtemp(prefix=f"quantprep-{job.name}-"))
         scratch.chmod(0o755)  # children under other uids (QUANTPREP_SANDBOX_UIDS) reach their files inside
         try:
@@ -84,28 +108,55 @@ class LocalBackend:
             for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "QUANTPREP_SANDBOX_UIDS"):
                 if name in os.environ:
                     env[name] = os.environ[name]
-            started = time.monotonic()
             proc = subprocess.Popen(argv, cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, preexec_fn=_limits(job))  # noqa: PLW1509
             out = _Drain(proc.stdout, job.limits.stdout_bytes)
-            err = _Drain(proc.stderr, job.limits.stderr_bytes, on_line=on_stderr_line)
+            err = _Drain(proc.stderr, job.limits.stderr_bytes, lines=True)
             out.start()
             err.start()
+            if job.prelude:
+                proc.stdin.write(job.prelude)
+                proc.stdin.flush()
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return _Process(proc, scratch, out, err)
+
+    def finish(self, sandbox: _Process, job: Job, *, on_stderr_line=None) -> RunResult:
+        """Give the started process its job, wait for it (``wall_s`` from now), and clean up."""
+        proc, out, err = sandbox.proc, sandbox.out, sandbox.err
+        try:
+            err.on_line = on_stderr_line
+            started = time.monotonic()
             stdin_feed(job.stdin, proc.stdin.write, proc.stdin.close)
             timed_out = False
             try:
                 proc.wait(timeout=job.limits.wall_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left behind in its session
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            sandbox.discard()
             out.join(timeout=5)
             err.join(timeout=5)
             return RunResult(exit_code=proc.returncode, stdout=bytes(out.data), stderr=bytes(err.data),
                              stdout_truncated=out.truncated, timed_out=timed_out, oom_killed=False,
                              wall_s=time.monotonic() - started, backend=self.name)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            sandbox.discard()
+
+
+class _Process:
+    """A started harness process waiting for its one job (its prelude written)."""
+
+    def __init__(self, proc, scratch: Path, out: _Drain, err: _Drain):
+        self.proc, self.scratch, self.out, self.err = proc, scratch, out, err
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def discard(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # and whatever it left behind in its session
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)

@@ -96,10 +96,10 @@ def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
     return env
 
 
-def worker_start(env: dict, log_path: Path, *, beat: bool = False) -> subprocess.Popen:
+def worker_start(env: dict, log_path: Path, *, beat: bool = False, concurrency: int = 1) -> subprocess.Popen:
     """A real Celery worker in its own session (so a test can SIGKILL the whole of it)."""
     offset = log_path.stat().st_size if log_path.exists() else 0
-    argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "-Q", "grading",
+    argv = [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", str(concurrency), "-Q", "grading",
             "--loglevel", "INFO", "--without-gossip", "--without-mingle", *(["--beat"] if beat else [])]
     with open(log_path, "a") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

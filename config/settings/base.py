@@ -194,6 +194,10 @@ SANDBOX_ALLOW_UNSAFE = env_bool("SANDBOX_ALLOW_UNSAFE", False)  # production onl
 SANDBOX_ALLOW_LOCAL = True  # production: only with SANDBOX_ALLOW_UNSAFE (grade_lab --backend local too)
 SANDBOX_IMAGE = env("SANDBOX_IMAGE", "quantprep-sandbox:cpu")
 SANDBOX_GPUS = env("SANDBOX_GPUS", "")
+# Each worker process keeps this many sandboxes started ahead (torch imported, no job yet; each serves one
+# job), makes the next job's inputs ahead and reuses the reference's recent timing (labs.grading.warm).
+# 0 turns all three off: every job then pays for them while its learner waits.
+SANDBOX_WARM = int(env("SANDBOX_WARM", "1"))
 WORKER_HEARTBEAT_S = float(env("WORKER_HEARTBEAT_S", "30"))  # how often a worker says which backend it runs
 
 LOG_FORMAT = env("LOG_FORMAT", "plain")  # plain | json (one JSON object per line; production's default)

@@ -4,6 +4,7 @@ The sandbox receives inputs and public code only: never an expected output, neve
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import queue
@@ -19,11 +20,14 @@ import torch
 
 from content.labs import LabFolder
 from graders.labs import problem_module
+from labs.grading import warm
 from labs.grading.rules import ALWAYS_FORBIDDEN, REFERENCE_S, RunLimits
 from sandbox import harness
 from sandbox.job import Job, Limits
 
 ROOT = Path(__file__).resolve().parents[2]
+_SOURCE = (ROOT / "sandbox" / "harness.py").read_bytes()
+PRELUDE = f"{len(_SOURCE)}\n".encode() + _SOURCE  # what BOOTSTRAP reads first: the same for every job
 
 
 class Plan:
@@ -39,6 +43,12 @@ class Plan:
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self.made_s = 0.0  # how long making the inputs and expected outputs took (overlapping the run)
+        self.done_at: float | None = None  # when they were all made (monotonic)
+        self.checked_calls: dict[str, list[int]] = {}  # case name -> the calls checked, drawn in secret
+        self.taken_at = 0.0  # when a job took this plan (it may have been made ahead)
+        self.timing_key: tuple = ()
+        self.reference_calls: dict | None = None  # the worker's recent timing of the reference, if any
+        self.reference_age_s = 0.0
 
     def make(self, work: Callable[[Callable[[list[bytes]], None]], None]) -> None:
         def run() -> None:
@@ -48,7 +58,8 @@ class Plan:
             except BaseException as exc:  # noqa: BLE001 - re-raised by wait() and, as the stream's end, by records()
                 self._error = exc
             finally:
-                self.made_s = time.monotonic() - started
+                self.done_at = time.monotonic()
+                self.made_s = self.done_at - started
                 self._records.put(None)
 
         self._thread = threading.Thread(target=run, name="inputs", daemon=True)
@@ -65,10 +76,16 @@ class Plan:
         if self._error is not None:
             raise self._error
 
+    @property
+    def waited_s(self) -> float:
+        """How long the job waited for its inputs: none when they were made ahead."""
+        return max((self.done_at or self.taken_at) - self.taken_at, 0.0)
 
-def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus: str = "",
-              reference_device: str = "cpu") -> tuple[Job, Plan]:
-    """``reference_device`` is where the worker computes expected outputs (a GPU check uses its GPU)."""
+
+def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "cpu") -> Plan:
+    """A fresh secret seed and secretly drawn checked calls; the inputs and expected outputs are made in a
+    thread from now on. ``reference_device`` is where the worker computes expected outputs (a GPU check
+    uses its GPU)."""
     problem = problem_module(lab.meta["problem"])
     reference = importlib.import_module(lab.meta["reference"])
     limits = RunLimits.of(lab.meta, device)
@@ -80,6 +97,7 @@ def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus
     # The calls whose outputs are checked: a majority of the timed ones, drawn here in secret.
     checked = {case["name"]: sorted(draw.sample(range(limits.warmup, calls), limits.checked)) for case in benchmarks}
     plan = Plan(problem, limits, benchmarks)
+    plan.checked_calls = checked
 
     def expected_of(inputs: dict) -> dict:
         on_device = {k: v.to(reference_device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
@@ -106,10 +124,25 @@ def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus
         send(tests_out)
 
     plan.make(make_inputs)
-    files = _files(lab, code)
+    return plan
+
+
+def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus: str = "",
+              reference_device: str = "cpu") -> tuple[Job, Plan]:
+    """The job for one submission, on a plan made ahead for this lab when the worker has one (labs.grading.warm),
+    else on a new one; with the reference's recent timing when the worker has one, else the harness
+    measures it."""
+    lab_version = lab.content_hash
+    plan_key = (lab.slug, device, reference_device)
+    plan = warm.plan_take(plan_key, lab_version) or plan_make(lab, device=device, reference_device=reference_device)
+    plan.taken_at = time.monotonic()
+    plan.timing_key = (lab.slug, device, gpus, lab_version)
+    plan.reference_calls, plan.reference_age_s = warm.reference_calls(plan.timing_key)
+    limits, benchmarks, tests, checked = plan.limits, plan.benchmarks, lab.cases["tests"], plan.checked_calls
+    files = _files(lab, code, reference=not plan.reference_calls)
     spec = {
         "files": list(files), "problem": lab.meta["problem"], "reference": lab.meta["reference"],
-        "entry": list(problem.ENTRY), "device": device,
+        "entry": list(plan.problem.ENTRY), "device": device,
         "forbidden_imports": sorted(set(ALWAYS_FORBIDDEN) | set(lab.meta.get("forbidden_imports", []))),
         "forbidden_names": list(lab.meta.get("forbidden_names", [])),
         "tests": [case["name"] for case in tests], "benchmarks": [case["name"] for case in benchmarks],
@@ -117,8 +150,9 @@ def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus
         "time_limit_s": limits.time_s, "reference_s": REFERENCE_S,
         "bench": {"budget_factor": limits.budget, "min_call_s": limits.min_call_s, "total_s": limits.bench_s},
     }
-    source = (ROOT / "sandbox" / "harness.py").read_bytes()
-    head = [f"{len(source)}\n".encode(), source, *harness.record({"kind": "job"}, json.dumps(spec).encode())]
+    if plan.reference_calls:
+        spec["reference_calls"] = plan.reference_calls
+    head = harness.record({"kind": "job"}, json.dumps(spec).encode())
     for path, data in files.items():
         head += harness.record({"kind": "file", "path": path}, data)
 
@@ -126,22 +160,27 @@ def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus
         yield from head
         yield from plan.records()
 
-    job = Job(name=name, argv=("{python}", "-I", "-c", harness.BOOTSTRAP), stdin=stream(),
-              limits=Limits(wall_s=limits.wall_s, memory_mb=limits.memory_mb,
-                            scratch_mb=min(1024, limits.memory_mb // 2),
-                            stdout_bytes=(640 if device == "cpu" else 4096) * 1024 * 1024), gpus=gpus)
-    return job, plan
+    return dataclasses.replace(job_kind(lab, device=device, gpus=gpus), name=name, stdin=stream()), plan
 
 
-def _files(lab: LabFolder, code: str) -> dict[str, bytes]:
+def job_kind(lab: LabFolder, *, device: str = "cpu", gpus: str = "") -> Job:
+    """A job without its stdin: what a warm sandbox is started for (sandbox.pool.kind_of)."""
+    limits = RunLimits.of(lab.meta, device)
+    return Job(name="warm", argv=("{python}", "-I", "-c", harness.BOOTSTRAP), prelude=PRELUDE,
+               limits=Limits(wall_s=limits.wall_s, memory_mb=limits.memory_mb,
+                             scratch_mb=min(1024, limits.memory_mb // 2),
+                             stdout_bytes=(640 if device == "cpu" else 4096) * 1024 * 1024), gpus=gpus)
+
+
+def _files(lab: LabFolder, code: str, *, reference: bool = True) -> dict[str, bytes]:
     """What the children import: the problem module beside the submission; the reference kernels apart
-    (``ref/``), deleted by the harness before the submission's child starts."""
+    (``ref/``, only when the reference is timed), deleted by the harness before the submission's child starts."""
     problem_path = ROOT / (lab.meta["problem"].replace(".", "/") + ".py")
     files = {"job/submission.py": code.encode(),
              "job/lib/graders/__init__.py": (ROOT / "graders/__init__.py").read_bytes(),
              "job/lib/graders/labs/__init__.py": (ROOT / "graders/labs/__init__.py").read_bytes(),
              f"job/lib/{problem_path.relative_to(ROOT)}": problem_path.read_bytes()}
-    for kernel in sorted((ROOT / "kernels").glob("*.py")):
+    for kernel in sorted((ROOT / "kernels").glob("*.py")) if reference else ():
         files[f"ref/lib/kernels/{kernel.name}"] = kernel.read_bytes()
     return files
 

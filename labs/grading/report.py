@@ -22,13 +22,15 @@ class Verdict(enum.StrEnum):
 
 
 # The timing breakdown's stages in order, in words: grade() measures the sandbox's, the worker the first
-# and the last. Making the inputs runs alongside the container's start and the imports.
+# and the last. Making the inputs runs alongside the container's start and the imports, or before the job
+# (labs.grading.warm); a warm sandbox has started and imported torch before the job; a worker that timed the
+# reference recently reuses that timing, and the stage is absent.
 TIMING_STAGES = [
     ("queue_wait_s", "waiting for a worker"),
-    ("inputs_s", "making the inputs and expected outputs (while the next two run)"),
-    ("container_start_s", "starting the sandbox container and the harness"),
-    ("imports_s", "both interpreters importing torch while the inputs arrive"),
-    ("reference_timing_s", "timing the reference"),
+    ("inputs_s", "waiting for the inputs and expected outputs (none when made ahead)"),
+    ("container_start_s", "starting the sandbox (a warm one is already up)"),
+    ("imports_s", "importing torch (done ahead in a warm sandbox) and receiving the inputs"),
+    ("reference_timing_s", "timing the reference (absent when this worker's recent timing is reused)"),
     ("tests_s", "running the test cases"),
     ("submission_timing_s", "timing the submission and returning its outputs"),
     ("scoring_s", "checking the outputs and scoring"),

@@ -267,7 +267,7 @@ def test_a_reference_that_could_not_be_timed_is_our_error(fp8):
 def test_the_stream_carries_inputs_only_never_expected_outputs_or_the_seed(fp8):
     lab = fp8[0]
     job, plan = job_build(lab, "x = 1\n", name="unit-stream")
-    data = b"".join(job.stdin)
+    data = job.prelude + b"".join(job.stdin)
     plan.wait()
     stream = io.BytesIO(data)
     source = stream.read(int(stream.readline()))

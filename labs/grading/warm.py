@@ -1,0 +1,103 @@
+"""What a grading worker keeps between jobs, so that a learner does not wait for work that is not theirs:
+the inputs and expected outputs of the next job of each lab, made ahead, and the reference's recent timing
+for each lab's benchmark sizes. Both are per worker process, in memory, and off until ``enable()`` (the
+Celery worker calls it); ``grade_lab`` and the tests measure everything per job unless they enable it.
+
+Integrity: a plan made ahead has a fresh secret seed and secretly drawn checked calls, is taken by exactly
+one job and never again, and the sandbox sees none of it before its job. The reference's timing is measured
+in a sandbox like any job's, before any submission code runs there, and re-measured every
+``REMEASURE_JOBS`` jobs or ``REMEASURE_S`` seconds; when a new measurement differs from the last by more
+than ``DRIFT`` in any case, it is logged, the new one is kept, and the next job measures again.
+docs/benchmarks.md has the figures."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger("labs")
+REMEASURE_JOBS = 20
+REMEASURE_S = 300.0
+DRIFT = 1.25
+
+_enabled = False
+_lock = threading.Lock()
+_plans: dict[tuple, object] = {}  # (slug, device, reference device) -> (version, Plan) made ahead
+_times: dict[tuple, _Timing] = {}  # (slug, device, version) -> the reference's last timing
+
+
+@dataclass
+class _Timing:
+    calls: dict  # benchmark case -> [[total, kernel], ...] as the harness measured them
+    measured_at: float
+    uses: int = 0
+    remeasure: bool = False
+
+
+def enable(on: bool = True) -> None:
+    global _enabled
+    _enabled = on
+    if not on:
+        with _lock:
+            _plans.clear()
+            _times.clear()
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+def plan_take(key: tuple, lab_version: str):
+    """The plan made ahead for this version of the lab (its content hash), or None; either way it is no
+    longer kept here."""
+    with _lock:
+        kept = _plans.pop(key, None)
+    if kept is not None and kept[0] == lab_version:
+        return kept[1]
+    return None
+
+
+def plan_keep(key: tuple, lab_version: str, make) -> None:
+    """Make the next job's plan in the background (``make()`` starts its own thread)."""
+    if _enabled:
+        with _lock:
+            if key in _plans:
+                return
+            _plans[key] = (lab_version, make())
+
+
+def reference_calls(key: tuple) -> tuple[dict | None, float]:
+    """The reference's recent timing for this lab and device (and its age in seconds), or (None, 0) when
+    this job must measure it."""
+    if not _enabled:
+        return None, 0.0
+    with _lock:
+        timing = _times.get(key)
+        age = time.monotonic() - timing.measured_at if timing else 0.0
+        if timing is None or timing.remeasure or timing.uses >= REMEASURE_JOBS or age >= REMEASURE_S:
+            return None, 0.0
+        timing.uses += 1
+        return timing.calls, age
+
+
+def reference_measured(key: tuple, calls: dict) -> None:
+    """Keep a new measurement; a drift from the last one beyond DRIFT is logged and measured again."""
+    if not _enabled or not calls:
+        return
+    with _lock:
+        last = _times.get(key)
+        drift = max((_ratio(last.calls.get(case), calls[case]) for case in calls), default=1.0) if last else 1.0
+        _times[key] = _Timing(calls=calls, measured_at=time.monotonic(), remeasure=drift > DRIFT)
+    if drift > DRIFT:
+        log.warning("the reference's timing for %s moved by %.2fx since its last measurement; measuring again",
+                    key[0], drift)
+
+
+def _ratio(old: list | None, new: list) -> float:
+    if not old or not new:
+        return float("inf")
+    a, b = statistics.median(t for t, _ in old), statistics.median(t for t, _ in new)
+    return max(a / b, b / a) if a > 0 and b > 0 else float("inf")

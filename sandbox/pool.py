@@ -1,0 +1,92 @@
+"""Warm sandboxes: started ahead of demand, so that a job does not wait for a container to start and
+its interpreter to import torch. Each serves exactly one job and is then destroyed, like a cold one; a
+warm sandbox has been given only the job kind's prelude (the harness's source), never a job.
+
+A backend makes a sandbox with ``start(job)`` (the job's kind: argv, prelude, limits, GPUs) and finishes
+one with ``finish(sandbox, job)``. The pool keeps up to ``size`` sandboxes per kind, refilled in the
+background after each job has run, and only for the kinds it has been asked for. docs/sandbox.md and
+docs/benchmarks.md say what it saves and what it costs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sandbox.job import Job
+
+log = logging.getLogger("sandbox")
+WAIT_FOR_STARTING_S = 30.0  # a sandbox already starting is worth waiting for: a new one would start later
+
+
+def kind_of(job: Job) -> tuple:
+    """What two jobs must share to use the same warm sandbox."""
+    return job.argv, hashlib.sha256(job.prelude).hexdigest(), job.limits, job.gpus
+
+
+class WarmPool:
+    def __init__(self, start: Callable[[Job], object], size: int):
+        self.start, self.size = start, size
+        self.ready: dict[tuple, list] = {}
+        self.starting: dict[tuple, int] = {}
+        self.changed = threading.Condition()
+        self.closed = False
+
+    def take(self, job: Job):
+        """A warm sandbox of the job's kind, or None (the caller starts a cold one). The caller refills
+        (``fill``) once its job has run, so that no sandbox starts beside a job being timed."""
+        kind = kind_of(job)
+        deadline = time.monotonic() + WAIT_FOR_STARTING_S
+        taken = None
+        with self.changed:
+            while not self.closed:
+                while self.ready.get(kind):
+                    candidate = self.ready[kind].pop(0)
+                    if candidate.alive():
+                        taken = candidate
+                        break
+                    candidate.discard()  # it died while it waited (an engine restart): never used
+                if taken or not self.starting.get(kind) or time.monotonic() >= deadline:
+                    break
+                self.changed.wait(timeout=max(deadline - time.monotonic(), 0))
+        return taken
+
+    def fill(self, job: Job) -> None:
+        """Start sandboxes of the job's kind, in the background, until ``size`` are ready or starting."""
+        kind = kind_of(job)
+        job = dataclasses.replace(job, name="warm", stdin=())  # a kind, not a job: nothing of the job is kept
+        with self.changed:
+            if self.closed:
+                return
+            wanted = self.size - len(self.ready.get(kind, [])) - self.starting.get(kind, 0)
+            self.starting[kind] = self.starting.get(kind, 0) + max(wanted, 0)
+        for _ in range(max(wanted, 0)):
+            threading.Thread(target=self._start_one, args=(job, kind), name="warm-sandbox", daemon=True).start()
+
+    def _start_one(self, job: Job, kind: tuple) -> None:
+        sandbox = None
+        try:
+            sandbox = self.start(job)
+        except Exception:  # noqa: BLE001 - no engine now: the next job starts cold and says why
+            log.exception("could not start a warm sandbox")
+        with self.changed:
+            self.starting[kind] -= 1
+            if sandbox is not None:
+                if self.closed:
+                    sandbox.discard()
+                else:
+                    self.ready.setdefault(kind, []).append(sandbox)
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        """Destroy every warm sandbox (at the worker's exit); those still starting are destroyed when up."""
+        with self.changed:
+            self.closed = True
+            sandboxes = [s for kind in self.ready.values() for s in kind]
+            self.ready.clear()
+            self.changed.notify_all()
+        for sandbox in sandboxes:
+            sandbox.discard()

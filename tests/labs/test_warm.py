@@ -1,0 +1,130 @@
+"""What a worker keeps warm between jobs (labs.grading.warm, sandbox.pool), on real harness processes
+(the local backend): a warm sandbox serves exactly one job and is then gone; inputs made ahead are taken
+by one job and never again, so no two jobs share inputs; the reference's timing is reused only for a
+while and measured again when it drifts."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from content.labs import lab_folder_get, labs_root
+from labs.grading import grade, warm
+from labs.grading.build import job_build, job_kind, plan_make
+from sandbox import harness
+from sandbox.local import LocalBackend
+from sandbox.pool import kind_of
+
+CORRECT = (labs_root() / "fp8-e4m3/solutions/correct/bit_twiddling.py").read_text()
+
+
+@pytest.fixture
+def lab():
+    """The fp8 lab with one small benchmark, so that each job takes a second or two."""
+    lab = lab_folder_get("fp8-e4m3")
+    return dataclasses.replace(lab, cases={**lab.cases, "benchmarks": {"cpu": [
+        {"name": "random-256K", "kind": "random", "shape": [512, 512]}]}})
+
+
+@pytest.fixture
+def warm_on():
+    warm.enable()
+    yield
+    warm.enable(False)
+
+
+def bench_inputs(job) -> list[bytes]:
+    """The benchmark inputs a job's stream carries, as the harness would read them."""
+    import io
+
+    stream, found = io.BytesIO(b"".join(job.stdin)), []
+    while (record := harness.read_record(stream)) is not None:
+        header, size = record
+        payload = stream.read(size)
+        if header["kind"] == "input" and header["phase"] == "bench":
+            found.append(payload)
+    return found
+
+
+def test_inputs_made_ahead_serve_one_job_and_no_two_jobs_share_inputs(lab, warm_on):
+    key = (lab.slug, "cpu", "cpu")
+    seen: list[bytes] = []
+    for i in range(3):
+        warm.plan_keep(key, lab.content_hash, lambda: plan_make(lab))
+        ahead = warm._plans[key][1]
+        job, plan = job_build(lab, CORRECT, name=f"ahead-{i}")
+        assert plan is ahead and key not in warm._plans  # taken, and no longer kept for anyone else
+        inputs = bench_inputs(job)
+        plan.wait()
+        assert inputs and not set(inputs) & set(seen)
+        seen += inputs
+    job, plan = job_build(lab, CORRECT, name="after")  # nothing kept: a new plan, new inputs
+    assert not set(bench_inputs(job)) & set(seen)
+
+
+def test_a_plan_made_for_another_version_of_the_lab_is_never_used(lab, warm_on):
+    key = (lab.slug, "cpu", "cpu")
+    warm.plan_keep(key, "an-older-version", lambda: plan_make(lab))
+    stale = warm._plans[key][1]
+    _, plan = job_build(lab, CORRECT, name="new-version")
+    assert plan is not stale and key not in warm._plans
+
+
+def test_the_reference_timing_is_reused_a_while_then_measured_again(lab, warm_on, monkeypatch):
+    key = ("fp8-e4m3", "cpu", "", "v1")
+    calls = {"big": [[0.010, 0.008]] * 5}
+    assert warm.reference_calls(key) == (None, 0.0)  # never measured: this job measures
+    warm.reference_measured(key, calls)
+    for _ in range(warm.REMEASURE_JOBS):
+        assert warm.reference_calls(key)[0] == calls
+    assert warm.reference_calls(key) == (None, 0.0)  # used REMEASURE_JOBS times: measured again
+    warm.reference_measured(key, calls)
+    monkeypatch.setattr(warm, "REMEASURE_S", 0.0)
+    assert warm.reference_calls(key) == (None, 0.0)  # too old: measured again
+
+
+def test_a_drifting_reference_timing_is_measured_again_at_once(warm_on, caplog):
+    key = ("fp8-e4m3", "cpu", "", "v1")
+    warm.reference_measured(key, {"big": [[0.010, 0.008]] * 5})
+    assert warm.reference_calls(key)[0] is not None
+    warm.reference_measured(key, {"big": [[0.020, 0.018]] * 5})  # twice as slow: the machine changed
+    assert "moved by 2.00x" in caplog.text
+    assert warm.reference_calls(key) == (None, 0.0)
+    warm.reference_measured(key, {"big": [[0.021, 0.019]] * 5})  # confirmed: reused again
+    assert warm.reference_calls(key)[0] is not None
+
+
+def test_grading_with_a_warm_worker_reuses_the_reference_timing_and_judges_alike(lab, warm_on):
+    backend = LocalBackend()
+    first = grade(lab, CORRECT, name="warm-first", backend=backend)
+    warm._plans[(lab.slug, "cpu", "cpu")][1].wait()  # made while the first was scored (a worker then records it)
+    second = grade(lab, CORRECT, name="warm-second", backend=backend)
+    assert first.verdict == second.verdict == "accepted", (first.diagnostics, second.diagnostics)
+    assert "reference_timing_s" in first.timings and "reference_timing_s" not in second.timings
+    assert second.timings["inputs_s"] == 0.0  # made ahead, after the first job ran
+    assert second.speedup and 0.2 < second.speedup / first.speedup < 5
+
+
+def test_a_warm_sandbox_serves_exactly_one_job(lab, warm_on):
+    backend = LocalBackend()
+    kind = job_kind(lab)
+    backend.keep_warm(kind, 1)
+    try:
+        deadline = time.monotonic() + 60
+        while not backend.pool.ready.get(kind_of(kind)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first = backend.pool.ready[kind_of(kind)][0]
+        report = grade(lab, CORRECT, name="warm-one", backend=backend)
+        assert report.verdict == "accepted", report.diagnostics
+        assert report.timings["container_start_s"] < 1.0  # it was up before the job
+        assert not first.alive() and not first.scratch.exists()  # used once, then destroyed
+        deadline = time.monotonic() + 60
+        while not backend.pool.ready.get(kind_of(kind)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        refill = backend.pool.ready[kind_of(kind)][0]
+        assert refill is not first and refill.proc.pid != first.proc.pid and refill.alive()
+    finally:
+        backend.pool.close()
+    assert not refill.alive()
