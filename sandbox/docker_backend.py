@@ -34,6 +34,7 @@ def owner() -> str:
     return os.environ.get("QUANTPREP_SANDBOX_OWNER") or socket.gethostname()
 PYTHON = "/opt/venv/bin/python"
 CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
+JOB_CPU_SHARES, WARM_CPU_SHARES = 1024, 2  # cgroup CPU weights: a waiting warm container yields to any job
 
 
 class DockerBackend:
@@ -80,20 +81,18 @@ class DockerBackend:
         """From now on keep ``size`` containers of this job's kind started ahead of demand (sandbox.pool)."""
         if size > 0:
             if self.pool is None:
-                self.pool = WarmPool(self.start, size)
+                self.pool = WarmPool(lambda job: self.start(job, warm=True), size)
                 atexit.register(self.pool.close)
             self.pool.fill(job)
 
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
-        if self.pool is None:
-            return self.finish(self.start(job), job, on_stderr_line=on_stderr_line)
-        try:
-            return self.finish(self.pool.take(job) or self.start(job), job, on_stderr_line=on_stderr_line)
-        finally:
-            self.pool.fill(job)
+        sandbox = self.pool.take(job) if self.pool is not None else None
+        return self.finish(sandbox or self.start(job), job, on_stderr_line=on_stderr_line)
 
-    def start(self, job: Job) -> _Container:
-        """A started container of the job's kind, with the job's prelude written to its stdin."""
+    def start(self, job: Job, *, warm: bool = False) -> _Container:
+        """A started container of the job's kind, with the job's prelude written to its stdin. A warm one
+        (started ahead) gets the lowest CPU weight until its job comes, so that it never slows a job being
+        timed on the same machine."""
         import docker
         from docker.utils.socket import frames_iter
 
@@ -120,6 +119,7 @@ class DockerBackend:
                              "QUANTPREP_SANDBOX_UIDS": CHILD_UIDS},
                 log_config={"type": "none"},  # the default json-file driver stored a 322 MB flood on the host
                 device_requests=device_requests, stdin_open=True, tty=False,
+                cpu_shares=WARM_CPU_SHARES if warm else JOB_CPU_SHARES,
             )
         except (docker.errors.ImageNotFound, docker.errors.APIError, docker.errors.DockerException) as exc:
             raise SandboxUnavailable(f"docker cannot start the sandbox ({self.image}): {exc}") from exc
@@ -134,12 +134,14 @@ class DockerBackend:
         except BaseException:
             _remove(container)
             raise
-        return _Container(container, sock, collected)
+        return _Container(container, sock, collected, warm)
 
     def finish(self, sandbox: _Container, job: Job, *, on_stderr_line=None) -> RunResult:
         """Give the started container its job, wait for it (``wall_s`` from now), and remove it."""
         container, sock, collected = sandbox.container, sandbox.sock, sandbox.collected
         try:
+            if sandbox.warm:
+                container.update(cpu_shares=JOB_CPU_SHARES)  # its job: the same weight as any job's
             collected.on_stderr_line = on_stderr_line
             started = time.monotonic()
             stdin_feed(job.stdin, sock._sock.sendall, lambda: sock._sock.shutdown(socket.SHUT_WR))
@@ -163,8 +165,8 @@ class DockerBackend:
 class _Container:
     """A started container waiting for its one job (its prelude written)."""
 
-    def __init__(self, container, sock, collected):
-        self.container, self.sock, self.collected = container, sock, collected
+    def __init__(self, container, sock, collected, warm: bool):
+        self.container, self.sock, self.collected, self.warm = container, sock, collected, warm
 
     def alive(self) -> bool:
         try:

@@ -90,12 +90,8 @@ class LocalBackend:
             self.pool.fill(job)
 
     def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
-        if self.pool is None:
-            return self.finish(self.start(job), job, on_stderr_line=on_stderr_line)
-        try:
-            return self.finish(self.pool.take(job) or self.start(job), job, on_stderr_line=on_stderr_line)
-        finally:
-            self.pool.fill(job)
+        sandbox = self.pool.take(job) if self.pool is not None else None
+        return self.finish(sandbox or self.start(job), job, on_stderr_line=on_stderr_line)
 
     def start(self, job: Job) -> _Process:
         """A started harness process of the job's kind, with the job's prelude written to its stdin."""

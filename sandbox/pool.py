@@ -4,7 +4,7 @@ warm sandbox has been given only the job kind's prelude (the harness's source), 
 
 A backend makes a sandbox with ``start(job)`` (the job's kind: argv, prelude, limits, GPUs) and finishes
 one with ``finish(sandbox, job)``. The pool keeps up to ``size`` sandboxes per kind, refilled in the
-background after each job has run, and only for the kinds it has been asked for. docs/sandbox.md and
+background as each one is taken, and only for the kinds it has been asked for. docs/sandbox.md and
 docs/benchmarks.md say what it saves and what it costs."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class WarmPool:
         self.closed = False
 
     def take(self, job: Job):
-        """A warm sandbox of the job's kind, or None (the caller starts a cold one). The caller refills
-        (``fill``) once its job has run, so that no sandbox starts beside a job being timed."""
+        """A warm sandbox of the job's kind, or None (the caller starts a cold one). Refills behind it: a
+        backend starts warm sandboxes at its lowest CPU priority, so they yield to any job being timed."""
         kind = kind_of(job)
         deadline = time.monotonic() + WAIT_FOR_STARTING_S
         taken = None
@@ -52,6 +52,7 @@ class WarmPool:
                 if taken or not self.starting.get(kind) or time.monotonic() >= deadline:
                     break
                 self.changed.wait(timeout=max(deadline - time.monotonic(), 0))
+        self.fill(job)
         return taken
 
     def fill(self, job: Job) -> None:

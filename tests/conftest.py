@@ -92,7 +92,10 @@ def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=database_url(),
                CELERY_BROKER_URL=redis_url, SANDBOX_BACKEND=sandbox_backend,
-               QUANTPREP_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1")
+               QUANTPREP_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1",
+               # A test's worker grades a job or two: warming up for every lab would cost more than it saves.
+               # tests/labs/test_warm.py runs a warm worker.
+               SANDBOX_WARM="0")
     return env
 
 

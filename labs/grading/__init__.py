@@ -57,8 +57,6 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
     finally:
         plan.wait()  # the inputs' thread ends first, whatever happened; it re-raises here what failed there
     clock.reached("ran")
-    warm.plan_keep((lab.slug, device, reference_device), lab.content_hash,
-                   lambda: plan_make(lab, device=device, reference_device=reference_device))
     tell({"stage": "scoring"})
     result = result_read(run.stdout)
     if result is not None and plan.reference_calls:
@@ -76,16 +74,22 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
 
 def warm_up(size: int, backend=None) -> None:
     """Before the first job: start ``size`` sandboxes of each CPU lab's kind (one kind while the labs share
-    their limits) and make each lab's first inputs ahead."""
+    their limits), then make each lab's first inputs ahead, one lab at a time."""
     from content.labs import lab_folder_get, labs_root
     from sandbox.api import get_backend
 
     backend = backend if hasattr(backend, "run") else get_backend(backend)
-    for slug in sorted(path.parent.name for path in labs_root().glob("*/lab.toml")):
-        lab = lab_folder_get(slug)
+    labs = [lab_folder_get(path.parent.name) for path in sorted(labs_root().glob("*/lab.toml"))]
+    for lab in labs:
         if hasattr(backend, "keep_warm"):
             backend.keep_warm(job_kind(lab), size)
-        warm.plan_keep((lab.slug, "cpu", "cpu"), lab.content_hash, lambda lab=lab: plan_make(lab))
+    for lab in labs:
+        plan = warm.plan_keep((lab.slug, "cpu", "cpu"), lab.content_hash, lambda lab=lab: plan_make(lab, ahead=True))
+        if plan is not None:
+            try:
+                plan.wait()
+            except Exception:  # noqa: BLE001 - logged by labs.grading.warm; the next lab's go on
+                pass
 
 
 class StageClock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import queue
 import random
 import secrets
@@ -50,8 +51,10 @@ class Plan:
         self.reference_calls: dict | None = None  # the worker's recent timing of the reference, if any
         self.reference_age_s = 0.0
 
-    def make(self, work: Callable[[Callable[[list[bytes]], None]], None]) -> None:
+    def make(self, work: Callable[[Callable[[list[bytes]], None]], None], *, low_priority: bool = False) -> None:
         def run() -> None:
+            if low_priority:  # made ahead: it yields the CPU to the jobs being timed (nice 19, this thread only)
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             started = time.monotonic()
             try:
                 work(self._records.put)
@@ -82,10 +85,10 @@ class Plan:
         return max((self.done_at or self.taken_at) - self.taken_at, 0.0)
 
 
-def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "cpu") -> Plan:
+def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "cpu", ahead: bool = False) -> Plan:
     """A fresh secret seed and secretly drawn checked calls; the inputs and expected outputs are made in a
     thread from now on. ``reference_device`` is where the worker computes expected outputs (a GPU check
-    uses its GPU)."""
+    uses its GPU). A plan made ``ahead`` is made at the lowest CPU priority."""
     problem = problem_module(lab.meta["problem"])
     reference = importlib.import_module(lab.meta["reference"])
     limits = RunLimits.of(lab.meta, device)
@@ -123,7 +126,7 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
                                     harness.pack(inputs)))
         send(tests_out)
 
-    plan.make(make_inputs)
+    plan.make(make_inputs, low_priority=ahead)
     return plan
 
 
@@ -135,6 +138,9 @@ def job_build(lab: LabFolder, code: str, *, name: str, device: str = "cpu", gpus
     lab_version = lab.content_hash
     plan_key = (lab.slug, device, reference_device)
     plan = warm.plan_take(plan_key, lab_version) or plan_make(lab, device=device, reference_device=reference_device)
+    # The next job's plan, made while this one runs, at the lowest priority (when the worker keeps warm).
+    warm.plan_keep(plan_key, lab_version,
+                   lambda: plan_make(lab, device=device, reference_device=reference_device, ahead=True))
     plan.taken_at = time.monotonic()
     plan.timing_key = (lab.slug, device, gpus, lab_version)
     plan.reference_calls, plan.reference_age_s = warm.reference_calls(plan.timing_key)

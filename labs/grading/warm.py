@@ -60,13 +60,26 @@ def plan_take(key: tuple, lab_version: str):
     return None
 
 
-def plan_keep(key: tuple, lab_version: str, make) -> None:
-    """Make the next job's plan in the background (``make()`` starts its own thread)."""
-    if _enabled:
-        with _lock:
-            if key in _plans:
-                return
-            _plans[key] = (lab_version, make())
+def plan_keep(key: tuple, lab_version: str, make):
+    """Make the next job's plan in the background (``make()`` starts its own thread); returns it, or None
+    when one is already kept or nothing is kept warm."""
+    if not _enabled:
+        return None
+    with _lock:
+        if key in _plans:
+            return None
+        plan = make()
+        _plans[key] = (lab_version, plan)
+
+    def made() -> None:
+        try:
+            plan.wait()
+            log.info("%s: the next job's inputs made ahead in %.1f s", key[0], plan.made_s)
+        except Exception:  # noqa: BLE001 - the job that takes it fails the same way, and says so
+            log.exception("%s: making the next job's inputs failed", key[0])
+
+    threading.Thread(target=made, name="plan-ahead", daemon=True).start()
+    return plan
 
 
 def reference_calls(key: tuple) -> tuple[dict | None, float]:

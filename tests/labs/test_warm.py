@@ -50,17 +50,18 @@ def bench_inputs(job) -> list[bytes]:
 
 def test_inputs_made_ahead_serve_one_job_and_no_two_jobs_share_inputs(lab, warm_on):
     key = (lab.slug, "cpu", "cpu")
+    warm.plan_keep(key, lab.content_hash, lambda: plan_make(lab, ahead=True))
     seen: list[bytes] = []
     for i in range(3):
-        warm.plan_keep(key, lab.content_hash, lambda: plan_make(lab))
         ahead = warm._plans[key][1]
         job, plan = job_build(lab, CORRECT, name=f"ahead-{i}")
-        assert plan is ahead and key not in warm._plans  # taken, and no longer kept for anyone else
+        assert plan is ahead and warm._plans[key][1] is not plan  # taken; the next job's is a new one
         inputs = bench_inputs(job)
         plan.wait()
         assert inputs and not set(inputs) & set(seen)
         seen += inputs
-    job, plan = job_build(lab, CORRECT, name="after")  # nothing kept: a new plan, new inputs
+    warm.enable(False)  # nothing kept: a new plan, new inputs
+    job, plan = job_build(lab, CORRECT, name="after")
     assert not set(bench_inputs(job)) & set(seen)
 
 
@@ -69,7 +70,7 @@ def test_a_plan_made_for_another_version_of_the_lab_is_never_used(lab, warm_on):
     warm.plan_keep(key, "an-older-version", lambda: plan_make(lab))
     stale = warm._plans[key][1]
     _, plan = job_build(lab, CORRECT, name="new-version")
-    assert plan is not stale and key not in warm._plans
+    assert plan is not stale and warm._plans[key][0] == lab.content_hash
 
 
 def test_the_reference_timing_is_reused_a_while_then_measured_again(lab, warm_on, monkeypatch):
@@ -99,7 +100,7 @@ def test_a_drifting_reference_timing_is_measured_again_at_once(warm_on, caplog):
 def test_grading_with_a_warm_worker_reuses_the_reference_timing_and_judges_alike(lab, warm_on):
     backend = LocalBackend()
     first = grade(lab, CORRECT, name="warm-first", backend=backend)
-    warm._plans[(lab.slug, "cpu", "cpu")][1].wait()  # made while the first was scored (a worker then records it)
+    warm._plans[(lab.slug, "cpu", "cpu")][1].wait()  # made while the first ran
     second = grade(lab, CORRECT, name="warm-second", backend=backend)
     assert first.verdict == second.verdict == "accepted", (first.diagnostics, second.diagnostics)
     assert "reference_timing_s" in first.timings and "reference_timing_s" not in second.timings
@@ -128,3 +129,35 @@ def test_a_warm_sandbox_serves_exactly_one_job(lab, warm_on):
     finally:
         backend.pool.close()
     assert not refill.alive()
+
+
+def test_a_real_worker_keeps_warm_by_default(stack_env, web_server, tmp_path):
+    """A Celery worker as it runs by default (SANDBOX_WARM=1), sent work through the web server: its second
+    fp8 job finds a sandbox up, its inputs made and the reference's timing measured, and is judged alike."""
+    from content.load import labs_sync
+    from labs.models import Submission
+    from tests.conftest import stop, wait_for, worker_start
+    from tests.e2e.test_submission_flow import logged_in, submit, wait_for_verdict
+    from tests.factories import user_make
+
+    labs_sync(root=labs_root())
+    log = tmp_path / "worker.log"
+    worker = worker_start({**stack_env, "SANDBOX_WARM": "1"}, log)
+    try:
+        reports = []
+        for name in ("ann", "bob"):
+            user_make(name)
+            client = logged_in(web_server, name)
+            path = submit(client, CORRECT)
+            assert wait_for_verdict(client, path)[0] == "accepted"
+            reports.append(Submission.objects.get(pk=int(path.rstrip("/").rsplit("/", 1)[1])))
+            # the next fp8 inputs, made while this job ran (the first ones were made at the worker's start)
+            made = len(reports)
+            wait_for(lambda: log.read_text().count("fp8-e4m3: the next job's inputs made ahead") > made,  # noqa: B023
+                     timeout=120, what="the next inputs")
+    finally:
+        stop(worker)
+    timings = reports[1].result["timings"]
+    assert "reference_timing_s" not in timings and timings["inputs_s"] == 0.0, timings
+    assert timings["container_start_s"] < 1.0, timings
+    assert "reference's timing of" in log.read_text()
