@@ -159,3 +159,21 @@ def web_server(stack_env, tmp_path):
     proc, url = web_start(stack_env, tmp_path / "web.log")
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="module")
+def warm_local_backend():
+    """The local backend kept warm as a worker keeps it (sandbox.pool, labs.grading.warm): a module that
+    grades many submissions takes a second or two for each, and exercises the path workers run."""
+    from content.labs import lab_folder_get, labs_root
+    from labs.grading import warm
+    from labs.grading.build import job_kind
+    from sandbox.local import LocalBackend
+
+    warm.enable()
+    backend = LocalBackend()
+    backend.keep_warm(job_kind(lab_folder_get(next(labs_root().glob("*/lab.toml")).parent.name)), 1)
+    yield backend
+    if backend.pool is not None:
+        backend.pool.close()
+    warm.enable(False)

@@ -17,6 +17,7 @@ from labs.grading.judge import judge
 from labs.grading.report import GradeReport, Verdict
 from labs.grading.result import result_read
 from labs.grading.rules import MAX_CODE_BYTES, forbidden_use
+from sandbox import pool
 from sandbox.job import SandboxUnavailable
 
 log = logging.getLogger("labs")
@@ -45,7 +46,12 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
     job, plan = job_build(lab, code, name=name, device=device, gpus=gpus, reference_device=reference_device)
 
     def heard(fields: dict) -> None:
-        clock.reached(fields.get("stage", ""))
+        stage = fields.get("stage", "")
+        clock.reached(stage)
+        if stage in ("timing the reference", "timing"):
+            pool.quiet.clear()  # warm work in the background waits until these calls are timed
+        elif stage == "running tests":
+            pool.quiet.set()
         tell(fields)
 
     clock.reached("sandbox")
@@ -55,6 +61,7 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
         return GradeReport(Verdict.INTERNAL_ERROR, diagnostics=f"The sandbox is unavailable ({exc}); the "
                            "submission will be graded when it is back.", backend=backend.name)
     finally:
+        pool.quiet.set()
         plan.wait()  # the inputs' thread ends first, whatever happened; it re-raises here what failed there
     clock.reached("ran")
     tell({"stage": "scoring"})

@@ -23,7 +23,7 @@ from content.labs import LabFolder
 from graders.labs import problem_module
 from labs.grading import warm
 from labs.grading.rules import ALWAYS_FORBIDDEN, REFERENCE_S, RunLimits
-from sandbox import harness
+from sandbox import harness, pool
 from sandbox.job import Job, Limits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,8 @@ class Plan:
 def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "cpu", ahead: bool = False) -> Plan:
     """A fresh secret seed and secretly drawn checked calls; the inputs and expected outputs are made in a
     thread from now on. ``reference_device`` is where the worker computes expected outputs (a GPU check
-    uses its GPU). A plan made ``ahead`` is made at the lowest CPU priority."""
+    uses its GPU). A plan made ``ahead`` is made at the lowest CPU priority, and waits while a job of this
+    process is being timed (sandbox.pool.quiet)."""
     problem = problem_module(lab.meta["problem"])
     reference = importlib.import_module(lab.meta["reference"])
     limits = RunLimits.of(lab.meta, device)
@@ -112,6 +113,8 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
         # is done, so none of it runs beside the reference's timed calls.
         tests_out = []
         for i, case in enumerate(tests):
+            if ahead:
+                pool.quiet.wait(pool.QUIET_WAIT_S)
             inputs = problem.make_inputs(case, seed + i)
             tests_out += harness.record({"kind": "input", "phase": "test", "case": case["name"], "call": 0},
                                         harness.pack(inputs))
@@ -119,6 +122,8 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
         for i, case in enumerate(benchmarks):  # timed for the reference and then the submission, alike
             plan.checked[case["name"]] = {}
             for call in range(calls):
+                if ahead:
+                    pool.quiet.wait(pool.QUIET_WAIT_S)  # never beside another job's timed calls
                 inputs = problem.make_inputs(case, seed + 1000 * (i + 1) + call)
                 if call in checked[case["name"]]:
                     plan.checked[case["name"]][call] = (inputs, expected_of(_clone(inputs)))

@@ -1,7 +1,8 @@
 """Every known solution of every lab folder through the real grading path (labs.grading.grade, the
 function behind grade_lab and the worker): correct ones are accepted, each wrong one gets the verdict and
 the feedback its header promises, each slow one (correct, but far slower than the reference) is accepted
-with no speed points. Local backend for all, docker for one correct solution per lab.
+with no speed points. The local backend kept warm as a worker keeps it (a warm harness, inputs made ahead,
+the reference's timing reused) for all; docker, cold, for one correct solution per lab.
 Wrong solutions run without the benchmark cases: a wrong verdict comes from the test cases alone, and
 timing 45 known-wrong files would cost CI minutes for nothing."""
 
@@ -23,19 +24,20 @@ def solutions(kind: str) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug, path", solutions("correct"))
-def test_correct_solutions_are_accepted(slug, path):
-    report = grade(lab_folder_get(slug), path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+def test_correct_solutions_are_accepted(slug, path, warm_local_backend):
+    report = grade(lab_folder_get(slug), path.read_text(), name=f"every-{slug}-{path.stem}",
+                   backend=warm_local_backend)
     assert report.verdict == "accepted", report.diagnostics[:1000]
     assert report.score >= lab_folder_get(slug).meta["points"] - lab_folder_get(slug).meta["speed_points"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug, path", solutions("wrong"))
-def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
+def test_wrong_solutions_get_their_verdict_and_feedback(slug, path, warm_local_backend):
     promised = solution_header(path)
     lab = lab_folder_get(slug)
     lab = dataclasses.replace(lab, cases={**lab.cases, "benchmarks": {}})
-    report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+    report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend=warm_local_backend)
     assert report.verdict == promised["expect"], report.diagnostics[:1000]
     said = "\n".join([report.diagnostics] + [case["message"] for case in report.cases])
     assert promised["feedback"] in said, said[:1500]
@@ -45,9 +47,9 @@ def test_wrong_solutions_get_their_verdict_and_feedback(slug, path):
 @pytest.mark.slow
 @pytest.mark.quiet
 @pytest.mark.parametrize("slug, path", solutions("slow"))
-def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path):
+def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path, warm_local_backend):
     lab = lab_folder_get(slug)
-    report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend="local")
+    report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend=warm_local_backend)
     assert report.verdict == "accepted" and report.correct, report.diagnostics[:1000]
     assert report.speedup is None and report.score == lab.meta["points"] - lab.meta["speed_points"]
     assert solution_header(path)["feedback"] in report.diagnostics, report.diagnostics[:1000]

@@ -22,10 +22,10 @@ CORRECT = (labs_root() / "fp8-e4m3/solutions/correct/bit_twiddling.py").read_tex
 
 @pytest.fixture
 def lab():
-    """The fp8 lab with one small benchmark, so that each job takes a second or two."""
+    """The fp8 lab with one benchmark of the production size, so that each job takes a second or two."""
     lab = lab_folder_get("fp8-e4m3")
     return dataclasses.replace(lab, cases={**lab.cases, "benchmarks": {"cpu": [
-        {"name": "random-256K", "kind": "random", "shape": [512, 512]}]}})
+        {"name": "random-1M", "kind": "random", "shape": [1024, 1024]}]}})
 
 
 @pytest.fixture
@@ -161,3 +161,28 @@ def test_a_real_worker_keeps_warm_by_default(stack_env, web_server, tmp_path):
     assert "reference_timing_s" not in timings and timings["inputs_s"] == 0.0, timings
     assert timings["container_start_s"] < 1.0, timings
     assert "reference's timing of" in log.read_text()
+
+
+def test_background_warm_work_waits_while_a_job_is_timed(lab):
+    """Inputs made ahead and warm sandboxes starting wait for the timed calls of this process's job."""
+    from sandbox import pool
+
+    pool.quiet.clear()  # as grade() does when the harness says it is timing
+    try:
+        plan = plan_make(lab, ahead=True)
+        time.sleep(1.0)
+        assert plan.done_at is None and not plan.tests  # not one input made while the calls were timed
+    finally:
+        pool.quiet.set()
+    plan.wait()
+    assert plan.done_at is not None and plan.tests
+
+
+def test_grading_clears_the_quiet_flag_only_while_timing(lab):
+    from sandbox import pool
+
+    seen = []
+    report = grade(lab, CORRECT, name="quiet-flag", backend=LocalBackend(),
+                   on_progress=lambda fields: seen.append((fields.get("stage"), pool.quiet.is_set())))
+    assert report.verdict == "accepted", report.diagnostics
+    assert ("timing", False) in seen and ("running tests", True) in seen and pool.quiet.is_set()
