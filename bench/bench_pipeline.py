@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument("--backend", choices=["docker", "local"], default="docker")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--burst", type=int, default=12)
+    parser.add_argument("--labs", default="", help="comma-separated lab slugs for the latency part (default: all)")
+    parser.add_argument("--warm", type=int, default=1, help="SANDBOX_WARM of the warm runs (default 1)")
+    parser.add_argument("--latency-only", action="store_true", help="skip the protocol, overhead and burst parts")
     args = parser.parse_args()
 
     from tests.conftest import free_port, redis_start, stop, wait_for, worker_start
@@ -67,45 +70,48 @@ def main() -> None:
     from labs.grading.result import result_read
     from sandbox.api import get_backend
 
-    print(f"{'lab':<12} {'benchmark':<16} {'kernel ms':>10} {'protocol ms':>12} {'ratio':>6}   (reference, median of "
-          "the timed calls)")
-    for lab in Lab.objects.order_by("slug"):
-        solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
-        job, plan = job_build(lab_folder_get(lab.slug), solution, name=f"bench-protocol-{lab.slug}")
-        result = result_read(get_backend(args.backend).run(job).stdout)
-        plan.wait()
-        for case, calls in result.reference.calls.items():
-            kernel = statistics.median(k for _, k in calls)
-            protocol = statistics.median(t - k for t, k in calls)
-            print(f"{lab.slug:<12} {case:<16} {kernel * 1e3:>10.2f} {protocol * 1e3:>12.2f} {protocol / kernel:>6.2f}")
-    print()
-
-    # 1. The sandbox's overhead: the same grading with the harness as a plain subprocess (local) and in
-    #    the chosen backend, alternated so that load on this shared machine hits both alike.
-    fp8 = lab_folder_get("fp8-e4m3")
-    code = (labs_root() / "fp8-e4m3/solutions/correct/frexp_round.py").read_text()
-    walls = {"local": [], args.backend: []}
-    for i in range(args.repeats):
-        for backend in walls:
-            walls[backend].append(grade(fp8, code, name=f"bench-{backend}-{i}", backend=backend).wall_s)
-    direct, boxed = statistics.median(walls["local"]), statistics.median(walls[args.backend])
-    print(f"sandbox run of fp8-e4m3: harness as a plain subprocess {direct:.2f} s, {args.backend} {boxed:.2f} s, "
-          f"overhead ratio {boxed / direct:.2f}\n")
-
     def verdict_of(submission_id: int) -> Submission:
         return wait_for(lambda: Submission.objects.filter(id=submission_id, status="done").first(), timeout=600,
                         what=f"submission {submission_id}")
+
+    code = (labs_root() / "fp8-e4m3/solutions/correct/frexp_round.py").read_text()
+    if not args.latency_only:
+        print(f"{'lab':<12} {'benchmark':<16} {'kernel ms':>10} {'protocol ms':>12} {'ratio':>6}   (reference, median of "
+              "the timed calls)")
+        for lab in Lab.objects.order_by("slug"):
+            solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
+            job, plan = job_build(lab_folder_get(lab.slug), solution, name=f"bench-protocol-{lab.slug}")
+            result = result_read(get_backend(args.backend).run(job).stdout)
+            plan.wait()
+            for case, calls in result.reference.calls.items():
+                kernel = statistics.median(k for _, k in calls)
+                protocol = statistics.median(t - k for t, k in calls)
+                print(f"{lab.slug:<12} {case:<16} {kernel * 1e3:>10.2f} {protocol * 1e3:>12.2f} {protocol / kernel:>6.2f}")
+        print()
+
+        # 1. The sandbox's overhead: the same grading with the harness as a plain subprocess (local) and in
+        #    the chosen backend, alternated so that load on this shared machine hits both alike.
+        fp8 = lab_folder_get("fp8-e4m3")
+        walls = {"local": [], args.backend: []}
+        for i in range(args.repeats):
+            for backend in walls:
+                walls[backend].append(grade(fp8, code, name=f"bench-{backend}-{i}", backend=backend).wall_s)
+        direct, boxed = statistics.median(walls["local"]), statistics.median(walls[args.backend])
+        print(f"sandbox run of fp8-e4m3: harness as a plain subprocess {direct:.2f} s, {args.backend} {boxed:.2f} s, "
+              f"overhead ratio {boxed / direct:.2f}\n")
 
     # 2. Submit to verdict, per lab, one submission at a time through a real worker: first with nothing kept
     #    warm (SANDBOX_WARM=0: every job starts its container, imports torch, makes its inputs and times the
     #    reference while its learner waits), then as workers run by default (labs.grading.warm).
     keys = [key for key, _ in TIMING_STAGES]
     latency = {}
-    for warm in (0, 1):
+    for warm in (0, args.warm):
         worker = worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"worker-warm{warm}.log")
         time.sleep(5 * warm)  # the worker's warm-up: its first sandbox up, each lab's first inputs made
         breakdowns = {}
         for lab in Lab.objects.order_by("slug"):
+            if args.labs and lab.slug not in args.labs.split(","):
+                continue
             solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
             latencies, timings = [], []
             for _ in range(args.repeats):
@@ -128,31 +134,32 @@ def main() -> None:
     print(f"{'lab':<12} {'cold p50':>9} {'p95':>6} {'warm p50':>9} {'p95':>6} {'ratio':>6}   (submit to verdict, s, "
           f"{args.repeats} runs each, 1 worker)")
     for slug, runs in latency.items():
-        cold, hot = (statistics.median(runs[w]) for w in (0, 1))
-        print(f"{slug:<12} {cold:>9.2f} {p95(runs[0]):>6.2f} {hot:>9.2f} {p95(runs[1]):>6.2f} {cold / hot:>6.2f}")
+        cold, hot = (statistics.median(runs[w]) for w in (0, args.warm))
+        print(f"{slug:<12} {cold:>9.2f} {p95(runs[0]):>6.2f} {hot:>9.2f} {p95(runs[args.warm]):>6.2f} {cold / hot:>6.2f}")
 
-    # 3. Throughput: a burst of fp8 submissions, one per learner (a learner may have only a couple waiting,
-    #    and one of theirs at a time goes to the graders), under each configuration; the first row is the
-    #    baseline (one worker process, nothing warm), measured in this run.
-    lab = Lab.objects.get(slug="fp8-e4m3")
-    learners = [User.objects.create_user(f"bench-burst-{i}", password="x" * 20) for i in range(args.burst)]
-    configs = [(1, 1, 0), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 3, 1)]  # (workers, concurrency, SANDBOX_WARM)
-    print(f"\nthroughput (fp8-e4m3, burst of {args.burst}, {os.cpu_count()} CPUs)")
-    print(f"{'workers':>8} {'concurrency':>12} {'warm':>5} {'per min':>8} {'ratio':>6}")
-    baseline = None
-    for workers, concurrency, warm in configs:
-        procs = [worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"burst-{workers}-{concurrency}-{warm}-{i}.log",
-                              concurrency=concurrency) for i in range(workers)]
-        time.sleep(5 * warm * concurrency)
-        start = time.monotonic()
-        ids = [submission_create(user=learner, lab=lab, code=code).id for learner in learners]
-        for submission_id in ids:
-            verdict_of(submission_id)
-        rate = args.burst / (time.monotonic() - start) * 60
-        baseline = baseline or rate
-        print(f"{workers:>8} {concurrency:>12} {warm:>5} {rate:>8.1f} {rate / baseline:>6.2f}")
-        for proc in procs:
-            stop(proc)
+    if not args.latency_only:
+        # 3. Throughput: a burst of fp8 submissions, one per learner (a learner may have only a couple waiting,
+        #    and one of theirs at a time goes to the graders), under each configuration; the first row is the
+        #    baseline (one worker process, nothing warm), measured in this run.
+        lab = Lab.objects.get(slug="fp8-e4m3")
+        learners = [User.objects.create_user(f"bench-burst-{i}", password="x" * 20) for i in range(args.burst)]
+        configs = [(1, 1, 0), (1, 1, 1), (2, 1, 1), (1, 2, 1), (1, 3, 1)]  # (workers, concurrency, SANDBOX_WARM)
+        print(f"\nthroughput (fp8-e4m3, burst of {args.burst}, {os.cpu_count()} CPUs)")
+        print(f"{'workers':>8} {'concurrency':>12} {'warm':>5} {'per min':>8} {'ratio':>6}")
+        baseline = None
+        for workers, concurrency, warm in configs:
+            procs = [worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"burst-{workers}-{concurrency}-{warm}-{i}.log",
+                                  concurrency=concurrency) for i in range(workers)]
+            time.sleep(5 * warm * concurrency)
+            start = time.monotonic()
+            ids = [submission_create(user=learner, lab=lab, code=code).id for learner in learners]
+            for submission_id in ids:
+                verdict_of(submission_id)
+            rate = args.burst / (time.monotonic() - start) * 60
+            baseline = baseline or rate
+            print(f"{workers:>8} {concurrency:>12} {warm:>5} {rate:>8.1f} {rate / baseline:>6.2f}")
+            for proc in procs:
+                stop(proc)
     stop(redis)
     shutil.rmtree(WORK, ignore_errors=True)
 

@@ -91,8 +91,7 @@ def warm_up(size: int, backend=None) -> None:
         if hasattr(backend, "keep_warm"):
             backend.keep_warm(job_kind(lab), size)
     for lab in labs:
-        plan = warm.plan_keep((lab.slug, "cpu", "cpu"), lab.content_hash, lambda lab=lab: plan_make(lab, ahead=True))
-        if plan is not None:
+        for plan in warm.plan_keep((lab.slug, "cpu", "cpu"), lab.content_hash, lambda lab=lab: plan_make(lab, ahead=True)):
             try:
                 plan.wait()
             except Exception:  # noqa: BLE001 - logged by labs.grading.warm; the next lab's go on

@@ -25,7 +25,8 @@ DRIFT = 1.25
 
 _enabled = False
 _lock = threading.Lock()
-_plans: dict[tuple, object] = {}  # (slug, device, reference device) -> (version, Plan) made ahead
+PLANS_AHEAD = 2  # per lab: one is made over two jobs' untimed moments, so back-to-back jobs find it made
+_plans: dict[tuple, list] = {}  # (slug, device, reference device) -> [(version, Plan)] made ahead, oldest first
 _times: dict[tuple, _Timing] = {}  # (slug, device, version) -> the reference's last timing
 
 
@@ -51,35 +52,34 @@ def enabled() -> bool:
 
 
 def plan_take(key: tuple, lab_version: str):
-    """The plan made ahead for this version of the lab (its content hash), or None; either way it is no
-    longer kept here."""
+    """The oldest plan made ahead for this version of the lab (its content hash), or None; it is no longer
+    kept here. Plans made for another version are thrown away."""
     with _lock:
-        kept = _plans.pop(key, None)
-    if kept is not None and kept[0] == lab_version:
-        return kept[1]
-    return None
+        kept = [entry for entry in _plans.get(key, []) if entry[0] == lab_version]
+        _plans[key] = kept[1:]
+    return kept[0][1] if kept else None
 
 
-def plan_keep(key: tuple, lab_version: str, make):
-    """Make the next job's plan in the background (``make()`` starts its own thread); returns it, or None
-    when one is already kept or nothing is kept warm."""
+def plan_keep(key: tuple, lab_version: str, make) -> list:
+    """Make plans in the background (``make()`` starts a thread) until PLANS_AHEAD are kept for this lab;
+    returns the new ones (none when nothing is kept warm)."""
     if not _enabled:
-        return None
+        return []
     with _lock:
-        if key in _plans:
-            return None
-        plan = make()
-        _plans[key] = (lab_version, plan)
+        kept = _plans.setdefault(key, [])
+        new = [make() for _ in range(PLANS_AHEAD - len(kept))]
+        kept += [(lab_version, plan) for plan in new]
 
-    def made() -> None:
+    def made(plan) -> None:
         try:
             plan.wait()
             log.info("%s: the next job's inputs made ahead in %.1f s", key[0], plan.made_s)
         except Exception:  # noqa: BLE001 - the job that takes it fails the same way, and says so
             log.exception("%s: making the next job's inputs failed", key[0])
 
-    threading.Thread(target=made, name="plan-ahead", daemon=True).start()
-    return plan
+    for plan in new:
+        threading.Thread(target=made, args=(plan,), name="plan-ahead", daemon=True).start()
+    return new
 
 
 def reference_calls(key: tuple) -> tuple[dict | None, float]:

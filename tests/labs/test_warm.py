@@ -51,11 +51,13 @@ def bench_inputs(job) -> list[bytes]:
 def test_inputs_made_ahead_serve_one_job_and_no_two_jobs_share_inputs(lab, warm_on):
     key = (lab.slug, "cpu", "cpu")
     warm.plan_keep(key, lab.content_hash, lambda: plan_make(lab, ahead=True))
+    assert len(warm._plans[key]) == warm.PLANS_AHEAD
     seen: list[bytes] = []
     for i in range(3):
-        ahead = warm._plans[key][1]
+        oldest = warm._plans[key][0][1]
         job, plan = job_build(lab, CORRECT, name=f"ahead-{i}")
-        assert plan is ahead and warm._plans[key][1] is not plan  # taken; the next job's is a new one
+        kept = [p for _, p in warm._plans[key]]
+        assert plan is oldest and plan not in kept and len(kept) == warm.PLANS_AHEAD  # taken once; topped up
         inputs = bench_inputs(job)
         plan.wait()
         assert inputs and not set(inputs) & set(seen)
@@ -68,9 +70,9 @@ def test_inputs_made_ahead_serve_one_job_and_no_two_jobs_share_inputs(lab, warm_
 def test_a_plan_made_for_another_version_of_the_lab_is_never_used(lab, warm_on):
     key = (lab.slug, "cpu", "cpu")
     warm.plan_keep(key, "an-older-version", lambda: plan_make(lab))
-    stale = warm._plans[key][1]
+    stale = [p for _, p in warm._plans[key]]
     _, plan = job_build(lab, CORRECT, name="new-version")
-    assert plan is not stale and warm._plans[key][0] == lab.content_hash
+    assert plan not in stale and all(version == lab.content_hash for version, _ in warm._plans[key])
 
 
 def test_the_reference_timing_is_reused_a_while_then_measured_again(lab, warm_on, monkeypatch):
@@ -100,7 +102,8 @@ def test_a_drifting_reference_timing_is_measured_again_at_once(warm_on, caplog):
 def test_grading_with_a_warm_worker_reuses_the_reference_timing_and_judges_alike(lab, warm_on):
     backend = LocalBackend()
     first = grade(lab, CORRECT, name="warm-first", backend=backend)
-    warm._plans[(lab.slug, "cpu", "cpu")][1].wait()  # made while the first ran
+    for _, plan in warm._plans[(lab.slug, "cpu", "cpu")]:
+        plan.wait()  # made while the first ran
     second = grade(lab, CORRECT, name="warm-second", backend=backend)
     assert first.verdict == second.verdict == "accepted", (first.diagnostics, second.diagnostics)
     assert "reference_timing_s" in first.timings and "reference_timing_s" not in second.timings
