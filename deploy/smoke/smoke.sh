@@ -41,10 +41,19 @@ compose() { "${compose_cmd[@]}" --project-name "$PROJECT" --env-file "$ENV_FILE"
 [[ -x .venv/bin/quantprep ]] || fail "no .venv/bin/quantprep: run make setup first"
 docker info >/dev/null 2>&1 || fail "no Docker engine answers (start dockerd)"
 
+WORKER_HOSTS=()  # the worker containers' host names: their sandbox containers carry "worker@<host>" as owner
+sandboxes() { # the sandbox containers (warm or running a job) that this project's workers started
+    local host
+    for host in "${WORKER_HOSTS[@]}"; do docker ps -aq --filter "label=org.quantprep.sandbox.owner=worker@$host"; done
+}
 leftovers() { # what of the project is still there, as "N containers, N volumes, N networks"
     local label="label=com.docker.compose.project=$PROJECT"
-    printf '%s containers, %s volumes, %s networks' "$(docker ps -aq --filter "$label" | wc -l)" \
+    printf '%s containers, %s volumes, %s networks' "$(( $(docker ps -aq --filter "$label" | wc -l) + $(sandboxes | wc -l) ))" \
         "$(docker volume ls -q --filter "$label" | wc -l)" "$(docker network ls -q --filter "$label" | wc -l)"
+}
+remember_workers() {
+    local id
+    for id in $(compose ps -q worker); do WORKER_HOSTS+=("$(docker inspect -f '{{ .Config.Hostname }}' "$id")"); done
 }
 teardown() {
     local rc=$?
@@ -61,6 +70,7 @@ teardown() {
     compose down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || true
     rm -rf "$WORK"
     left=$(leftovers)
+    sandboxes | xargs -r docker rm -f >/dev/null 2>&1 || true  # whatever happened, the engine is left clean
     if [[ "$left" != "0 containers, 0 volumes, 0 networks" ]]; then
         printf 'deploy-smoke: FAILED: left behind: %s\n' "$left" >&2
         exit 1
@@ -164,6 +174,7 @@ say "scaling to two workers, then stopping the first"
 compose up -d --no-recreate --scale worker=2 worker 2>&1 | sed 's/^/  /'
 wait_healthy 180 worker
 [[ "$(compose ps -q worker | wc -l)" == 2 ]] || fail "expected two worker containers"
+remember_workers
 docker stop -t 30 "$first_by" >/dev/null
 started=$EPOCHREALTIME
 second=$(submit) || exit 1
@@ -175,7 +186,7 @@ say "submission $second accepted in ${second_s} s, graded by $second_by (the sec
 
 # --- 5. down ------------------------------------------------------------------------------------------------
 compose down -v --remove-orphans --timeout 20 >/dev/null 2>&1
-left=$(leftovers)
+left=$(leftovers)  # the workers' warm sandbox containers included: a worker that stops removes its own
 [[ "$left" == "0 containers, 0 volumes, 0 networks" ]] || fail "left behind after compose down -v: $left"
 trap - EXIT
 rm -rf "$WORK"
