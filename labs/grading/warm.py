@@ -47,10 +47,6 @@ def enable(on: bool = True) -> None:
             _times.clear()
 
 
-def enabled() -> bool:
-    return _enabled
-
-
 def plan_take(key: tuple, lab_version: str):
     """The oldest plan made ahead for this version of the lab (its content hash), or None; it is no longer
     kept here. Plans made for another version are thrown away."""
