@@ -375,7 +375,7 @@ class Parent:
     of anyone's code, only once the job's files are in place."""
 
     def __init__(self, stream, source: bytes):
-        self.stream, self.source = stream, source
+        self.stream = stream
         self.root = Path.cwd() / f"harness-{secrets.token_hex(4)}"
         self.root.mkdir(mode=0o755)
         uids = os.environ.get("QUANTPREP_SANDBOX_UIDS", "")
