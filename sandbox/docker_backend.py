@@ -10,7 +10,6 @@ when it changes uid."""
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import secrets
@@ -19,7 +18,7 @@ import threading
 import time
 
 from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
-from sandbox.pool import WarmPool
+from sandbox.pool import WarmBackend
 
 log = logging.getLogger("sandbox")
 LABEL = "org.quantprep.sandbox.job"
@@ -37,13 +36,12 @@ CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
 JOB_CPU_SHARES, WARM_CPU_SHARES = 1024, 2  # cgroup CPU weights: a waiting warm container yields to any job
 
 
-class DockerBackend:
+class DockerBackend(WarmBackend):
     name = "docker"
 
     def __init__(self, image: str):
         self.image = image
         self._client = None
-        self.pool: WarmPool | None = None
 
     @property
     def client(self):
@@ -77,17 +75,8 @@ class DockerBackend:
             log.warning("removed %d leftover sandbox containers", removed)
         return removed
 
-    def keep_warm(self, job: Job, size: int) -> None:
-        """From now on keep ``size`` containers of this job's kind started ahead of demand (sandbox.pool)."""
-        if size > 0:
-            if self.pool is None:
-                self.pool = WarmPool(lambda job: self.start(job, warm=True), size)
-                atexit.register(self.pool.close)
-            self.pool.fill(job)
-
-    def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
-        sandbox = self.pool.take(job) if self.pool is not None else None
-        return self.finish(sandbox or self.start(job), job, on_stderr_line=on_stderr_line)
+    def start_warm(self, job: Job) -> _Container:
+        return self.start(job, warm=True)
 
     def start(self, job: Job, *, warm: bool = False) -> _Container:
         """A started container of the job's kind, with the job's prelude written to its stdin. A warm one

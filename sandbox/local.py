@@ -4,7 +4,6 @@ for a laptop demo, a machine without Docker, or a GPU check, and every page and 
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import logging
 import os
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 from sandbox.job import Job, RunResult, stdin_feed
-from sandbox.pool import WarmPool
+from sandbox.pool import WarmBackend
 
 log = logging.getLogger("sandbox")
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
@@ -72,26 +71,11 @@ class _Drain(threading.Thread):
             self.data += chunk[:max(room, 0)]
 
 
-class LocalBackend:
+class LocalBackend(WarmBackend):
     name = "local"
 
     def probe(self) -> str | None:
         return None
-
-    def __init__(self):
-        self.pool: WarmPool | None = None
-
-    def keep_warm(self, job: Job, size: int) -> None:
-        """From now on keep ``size`` processes of this job's kind started ahead of demand (sandbox.pool)."""
-        if size > 0:
-            if self.pool is None:
-                self.pool = WarmPool(self.start, size)
-                atexit.register(self.pool.close)
-            self.pool.fill(job)
-
-    def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
-        sandbox = self.pool.take(job) if self.pool is not None else None
-        return self.finish(sandbox or self.start(job), job, on_stderr_line=on_stderr_line)
 
     def start(self, job: Job) -> _Process:
         """A started harness process of the job's kind, with the job's prelude written to its stdin."""

@@ -9,6 +9,7 @@ docs/benchmarks.md say what it saves and what it costs."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import logging
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sandbox.job import Job
+from sandbox.job import Job, RunResult
 
 log = logging.getLogger("sandbox")
 WAIT_FOR_STARTING_S = 30.0  # a sandbox already starting is worth waiting for: a new one would start later
@@ -99,3 +100,26 @@ class WarmPool:
             self.changed.notify_all()
         for sandbox in sandboxes:
             sandbox.discard()
+
+
+class WarmBackend:
+    """What every backend does with its pool: run a job in a warm sandbox when one waits, else in a cold
+    one. A backend gives ``start(job)``, ``finish(sandbox, job, on_stderr_line=...)`` and, if a sandbox
+    started ahead differs from one started for a job now, ``start_warm(job)``."""
+
+    pool: WarmPool | None = None
+
+    def start_warm(self, job: Job):
+        return self.start(job)
+
+    def keep_warm(self, job: Job, size: int) -> None:
+        """From now on keep ``size`` sandboxes of this job's kind started ahead of demand."""
+        if size > 0:
+            if self.pool is None:
+                self.pool = WarmPool(self.start_warm, size)
+                atexit.register(self.pool.close)
+            self.pool.fill(job)
+
+    def run(self, job: Job, *, on_stderr_line=None) -> RunResult:
+        sandbox = self.pool.take(job) if self.pool is not None else None
+        return self.finish(sandbox or self.start(job), job, on_stderr_line=on_stderr_line)
