@@ -22,6 +22,7 @@ from sandbox.job import Job, RunResult
 log = logging.getLogger("sandbox")
 WAIT_FOR_STARTING_S = 30.0  # a sandbox already starting is worth waiting for: a new one would start later
 QUIET_WAIT_S = 60.0  # the longest background work waits for a timed phase to end before it goes on anyway
+CLOSE_WAIT_S = 15.0  # how long closing waits for sandboxes still starting (a worker's stop grace is longer)
 
 # Set while no job of this process is being timed (labs.grading clears it for the timed phases): warm work
 # done in the background (starting a sandbox, making the next inputs) waits for it, so that it never runs
@@ -77,22 +78,27 @@ class WarmPool:
 
     def _start_one(self, job: Job, kind: tuple) -> None:
         sandbox = None
-        quiet.wait(QUIET_WAIT_S)
-        try:
-            sandbox = self.start(job)
-        except Exception:  # noqa: BLE001 - no engine now: the next job starts cold and says why
-            log.exception("could not start a warm sandbox")
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while not quiet.wait(0.25) and not self.closed and time.monotonic() < deadline:
+            pass
+        if not self.closed:
+            try:
+                sandbox = self.start(job)
+            except Exception:  # noqa: BLE001 - no engine now: the next job starts cold and says why
+                log.exception("could not start a warm sandbox")
         with self.changed:
+            kept = sandbox is not None and not self.closed
+            if kept:
+                self.ready.setdefault(kind, []).append(sandbox)
+        if sandbox is not None and not kept:
+            sandbox.discard()  # closed while it started
+        with self.changed:  # only now: close() waits until no sandbox is starting or being discarded
             self.starting[kind] -= 1
-            if sandbox is not None:
-                if self.closed:
-                    sandbox.discard()
-                else:
-                    self.ready.setdefault(kind, []).append(sandbox)
             self.changed.notify_all()
 
     def close(self) -> None:
-        """Destroy every warm sandbox (at the worker's exit); those still starting are destroyed when up."""
+        """Destroy every warm sandbox (at the worker's exit), waiting up to CLOSE_WAIT_S for those still
+        starting: the process exits next, and a sandbox it was starting would outlive it."""
         with self.changed:
             self.closed = True
             sandboxes = [s for kind in self.ready.values() for s in kind]
@@ -100,6 +106,9 @@ class WarmPool:
             self.changed.notify_all()
         for sandbox in sandboxes:
             sandbox.discard()
+        with self.changed:
+            if not self.changed.wait_for(lambda: not any(self.starting.values()), timeout=CLOSE_WAIT_S):
+                log.warning("closed with %d warm sandboxes still starting", sum(self.starting.values()))
 
 
 class WarmBackend:

@@ -1,15 +1,18 @@
 """Workers sharing one Docker engine (scaled worker containers, a gpu-worker beside a worker, two
-deployments on one host): a worker that starts sweeps only the sandbox containers it left itself, never a
-sibling's job in flight. Real containers on the real engine."""
+deployments on one host): a worker that starts sweeps the sandbox containers it left itself and any long
+stopped, never a sibling's job in flight; a worker that stops leaves none of its warm sandboxes, even
+those still starting. Real containers on the real engine (these tests run alone: make test's quiet part)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import docker
 import pytest
 
 from sandbox.docker_backend import LABEL, OWNER_LABEL, DockerBackend
+from sandbox.job import Job, Limits
 from tests.sandbox.test_image import IMAGE
 
 pytestmark = pytest.mark.docker
@@ -36,3 +39,47 @@ def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_runni
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+
+
+def test_any_workers_long_stopped_sandbox_is_swept_but_not_one_that_just_stopped(monkeypatch):
+    """A worker container that is recreated comes back under a new name and never sweeps its own: the
+    next worker to start removes what stopped long ago, whoever started it."""
+    monkeypatch.setenv("QUANTPREP_SANDBOX_OWNER", f"worker-{uuid.uuid4().hex[:8]}@this-host")
+    client = docker.from_env()
+    gone = {LABEL: "warm", OWNER_LABEL: f"worker@{uuid.uuid4().hex[:12]}"}  # a worker container since removed
+    old = client.containers.run(IMAGE, ["true"], detach=True, network_mode="none", labels=gone)
+    never_started = client.containers.create(IMAGE, ["true"], network_mode="none", labels=gone)
+    old.wait(timeout=60)
+    time.sleep(3)
+    recent = client.containers.run(IMAGE, ["true"], detach=True, network_mode="none", labels=gone)
+    recent.wait(timeout=60)
+    try:
+        assert DockerBackend(IMAGE).sweep(stale_s=2) == 2
+        for container in (old, never_started):
+            with pytest.raises(docker.errors.NotFound):
+                container.reload()
+        recent.reload()  # stopped a moment ago: perhaps a sibling's job between its end and its removal
+    finally:
+        for container in (old, never_started, recent):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def test_a_pool_closed_while_its_sandboxes_start_leaves_none_behind(monkeypatch):
+    """A worker that stops right after a job (its pool refilling) or right after it started (warming up)
+    closes its pool and exits: closing waits for the sandboxes still starting and removes them."""
+    me = f"worker-{uuid.uuid4().hex[:8]}@this-host"
+    monkeypatch.setenv("QUANTPREP_SANDBOX_OWNER", me)
+    client = docker.from_env()
+    backend = DockerBackend(IMAGE)
+    kind = Job(name="warm", argv=("{python}", "-c", "import sys; sys.stdin.buffer.read()"), prelude=b"x",
+               limits=Limits(wall_s=30, memory_mb=256))
+    backend.keep_warm(kind, 3)
+    time.sleep(0.2)  # the three are being created or started on the engine
+    backend.pool.close()
+    mine = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={me}"})
+    assert mine == [], [c.name for c in mine]
+    time.sleep(3)  # nor does one appear afterwards
+    assert client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={me}"}) == []
