@@ -16,6 +16,7 @@ import secrets
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 
 from sandbox.job import Job, RunResult, SandboxUnavailable, stdin_feed
 from sandbox.pool import WarmBackend
@@ -31,8 +32,11 @@ OWNER_LABEL = "org.quantprep.sandbox.owner"
 
 def owner() -> str:
     return os.environ.get("QUANTPREP_SANDBOX_OWNER") or socket.gethostname()
+
+
 PYTHON = "/opt/venv/bin/python"
 CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
+STALE_S = 600  # a sandbox container stopped this long ago belongs to no live worker's job
 JOB_CPU_SHARES, WARM_CPU_SHARES = 1024, 2  # cgroup CPU weights: a waiting warm container yields to any job
 
 
@@ -64,16 +68,22 @@ class DockerBackend(WarmBackend):
         except Exception as exc:  # noqa: BLE001 - any failure is the reason, said as it is
             return f"{type(exc).__name__}: {exc}"[:300]
 
-    def sweep(self) -> int:
-        """Remove the containers this worker left when it died (called at worker start): those with its
-        owner label; other workers' containers on the same engine are theirs to remove."""
-        removed = 0
-        for container in self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"}):
-            container.remove(force=True)
-            removed += 1
+    def sweep(self, stale_s: float = STALE_S) -> int:
+        """Remove the containers a dead worker left (called at worker start): those with this worker's own
+        owner label, and any worker's that stopped, or were never started, more than ``stale_s`` ago (a
+        recreated worker container never comes back under its old name to remove its own). A sibling's
+        job, running or just finished, is left alone."""
+        mine = self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"})
+        stopped = self.client.containers.list(all=True, filters={"label": LABEL,
+                                                                 "status": ["created", "exited", "dead"]})
+        now = datetime.now(UTC)
+        stale = [c for c in stopped if (now - _stopped_at(c)).total_seconds() > stale_s]
+        removed = {c.id: c for c in mine + stale}
+        for container in removed.values():
+            _remove(container)
         if removed:
-            log.warning("removed %d leftover sandbox containers", removed)
-        return removed
+            log.warning("removed %d leftover sandbox containers", len(removed))
+        return len(removed)
 
     def start_warm(self, job: Job) -> _Container:
         return self.start(job, warm=True)
@@ -166,6 +176,13 @@ class _Container:
 
     def discard(self) -> None:
         _remove(self.container)
+
+
+def _stopped_at(container) -> datetime:
+    """When a stopped container stopped, or was made if it never started (Docker's "0001-01-01" then)."""
+    finished = container.attrs["State"].get("FinishedAt", "")
+    stamp = finished if finished and not finished.startswith("0001") else container.attrs["Created"]
+    return datetime.fromisoformat(stamp[:19]).replace(tzinfo=UTC)  # whole seconds, always UTC ("Z")
 
 
 def _remove(container) -> None:
