@@ -51,6 +51,12 @@ leftovers() { # what of the project is still there, as "N containers, N volumes,
     printf '%s containers, %s volumes, %s networks' "$(( $(docker ps -aq --filter "$label" | wc -l) + $(sandboxes | wc -l) ))" \
         "$(docker volume ls -q --filter "$label" | wc -l)" "$(docker network ls -q --filter "$label" | wc -l)"
 }
+left_detail() { # what is left, one container per line: name, status, the worker that started it
+    local label="label=com.docker.compose.project=$PROJECT" id
+    for id in $(docker ps -aq --filter "$label") $(sandboxes); do
+        docker inspect -f '  {{ .Name }} {{ .State.Status }} owner={{ index .Config.Labels "org.quantprep.sandbox.owner" }}' "$id" || true
+    done
+}
 remember_workers() {
     local id
     for id in $(compose ps -q worker); do WORKER_HOSTS+=("$(docker inspect -f '{{ .Config.Hostname }}' "$id")"); done
@@ -68,13 +74,15 @@ teardown() {
         exit "$rc"
     fi
     compose down -v --remove-orphans --timeout 20 >/dev/null 2>&1 || true
-    rm -rf "$WORK"
     left=$(leftovers)
-    sandboxes | xargs -r docker rm -f >/dev/null 2>&1 || true  # whatever happened, the engine is left clean
     if [[ "$left" != "0 containers, 0 volumes, 0 networks" ]]; then
         printf 'deploy-smoke: FAILED: left behind: %s\n' "$left" >&2
-        exit 1
+        left_detail >&2
+        grep -i -e sandbox -e warm "$WORK/workers.log" 2>/dev/null | tail -n 30 >&2 || true
+        rc=1
     fi
+    sandboxes | xargs -r docker rm -f >/dev/null 2>&1 || true  # whatever happened, the engine is left clean
+    rm -rf "$WORK"
     exit "$rc"
 }
 trap teardown EXIT
@@ -185,6 +193,8 @@ second_by=$(graded_by "$second")
 say "submission $second accepted in ${second_s} s, graded by $second_by (the second worker; $first_by stopped)"
 
 # --- 5. down ------------------------------------------------------------------------------------------------
+compose stop --timeout 20 >/dev/null 2>&1
+compose logs --no-color worker >"$WORK/workers.log" 2>&1 || true  # kept to say why, should anything be left
 compose down -v --remove-orphans --timeout 20 >/dev/null 2>&1
 left=$(leftovers)  # the workers' warm sandbox containers included: a worker that stops removes its own
 [[ "$left" == "0 containers, 0 volumes, 0 networks" ]] || fail "left behind after compose down -v: $left"
