@@ -103,10 +103,13 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
     plan = Plan(problem, limits, benchmarks)
     plan.checked_calls = checked
 
+    truth = getattr(problem, "truth", None)
+
     def expected_of(inputs: dict) -> dict:
         on_device = {k: v.to(reference_device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         out = problem.invoke(reference, on_device)
-        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        expected = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        return {**expected, **truth(inputs)} if truth else expected
 
     def make_inputs(send: Callable[[list[bytes]], None]) -> None:
         # The tests first, kept back: when the last benchmark input has gone out, all the worker's work

@@ -176,6 +176,36 @@ def hostile_variants(expected: dict):
             yield f"{name}: {label}", got
 
 
+@pytest.mark.parametrize("slug", [slug for slug in LABS if hasattr(lab(slug)["problem"], "truth")])
+def test_the_truth_made_with_the_plan_is_the_one_check_would_make_itself(slug):
+    """``truth`` moves work off the learner's wait (the worker makes it with the expected outputs, ahead of
+    the job): with it or without it, every known solution gets the same check, word for word."""
+    from content.labs import lab_folder_get
+    from labs.grading.build import plan_make
+
+    info = lab(slug)
+    p, accuracy = info["problem"], info["meta"].get("accuracy", {})
+    plan = plan_make(lab_folder_get(slug))
+    plan.wait()
+    case, inputs, expected = plan.tests[0]
+    assert expected.keys() - p.invoke(info["reference"], inputs).keys() == p.truth(inputs).keys()
+    impls = []
+    for path in sorted((info["folder"] / "solutions").glob("*/*.py")):
+        try:
+            impls.append(load(path))
+        except ImportError:  # a solution that uses a package the worker lacks: the sandbox's import fails
+            pass
+    for case in info["cases"]["tests"]:
+        inputs = p.make_inputs(case, SEED)
+        expected = p.invoke(info["reference"], p.make_inputs(case, SEED))
+        with_truth = {**expected, **p.truth(p.make_inputs(case, SEED))}
+        for impl in impls:
+            got = p.invoke(impl, p.make_inputs(case, SEED))
+            said = [(c.passed, c.message, repr(c.metrics)) for c in (p.check(inputs, with_truth, got, accuracy),
+                                                                      p.check(inputs, expected, got, accuracy))]
+            assert said[0] == said[1], (case["name"], impl.__name__)
+
+
 @pytest.mark.parametrize("slug", LABS)
 def test_check_survives_hostile_outputs(slug):
     info = lab(slug)
