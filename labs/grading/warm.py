@@ -39,12 +39,20 @@ class _Timing:
 
 
 def enable(on: bool = True) -> None:
+    """Switching off (a test's end) forgets what is kept and waits for the plans still being made: a thread
+    still inside torch when the interpreter exits aborts the process."""
     global _enabled
     _enabled = on
     if not on:
         with _lock:
+            plans = [plan for kept in _plans.values() for _, plan in kept]
             _plans.clear()
             _times.clear()
+        for plan in plans:
+            try:
+                plan.wait()
+            except Exception:  # noqa: BLE001 - logged where it was made ahead; nothing takes it now
+                pass
 
 
 def plan_take(key: tuple, lab_version: str):
