@@ -15,10 +15,10 @@ missing). It defines:
 ``invoke(impl, inputs: dict) -> dict[str, torch.Tensor]``
     calls ``impl`` (the reference kernel module or the submission module) on the inputs and returns its
     outputs by name. It must not check anything: it runs on the untrusted side.
-``truth(inputs: dict) -> dict`` (optional)
+``truth(inputs: dict, expected: dict) -> dict`` (optional)
     what ``check`` compares with besides the reference's outputs (a float64 definition, say), computed in
     the worker with the expected outputs, so ahead of the job when the worker keeps warm: ``check`` finds
-    it in ``expected`` under its own names.
+    it in ``expected`` under its own names (and computes it itself when it is not there).
 ``check(inputs: dict, expected: dict, got: dict, accuracy: dict) -> CaseCheck``
     compares the submission's outputs with the reference's; ``accuracy`` is ``lab.toml``'s
     ``[accuracy]`` table. Runs in the worker only, so it may trust ``expected`` but not ``got``

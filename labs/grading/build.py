@@ -109,7 +109,7 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
         on_device = {k: v.to(reference_device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
         out = problem.invoke(reference, on_device)
         expected = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
-        return {**expected, **truth(inputs)} if truth else expected
+        return {**expected, **truth(inputs, expected)} if truth else expected
 
     def make_inputs(send: Callable[[list[bytes]], None]) -> None:
         # The tests first, kept back: when the last benchmark input has gone out, all the worker's work
