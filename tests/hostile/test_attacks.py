@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import os
 import socket
+import statistics
 import subprocess
 import threading
 import time
@@ -62,10 +63,15 @@ def engine():
 
 @pytest.fixture(scope="module")
 def honest(lab):
-    """The honest solution's speedup on this machine now: what no attack may beat (within noise)."""
-    report = run(lab, CORRECT)
-    assert report.verdict == "accepted" and report.speedup, report.diagnostics[:500]
-    return report.speedup
+    """The honest solution's speedup on this machine now: what no attack may beat (within noise). The
+    median of three runs: one run's speedup moves by 2x here (0.12 to 0.25 in eight runs in a row), and
+    a low one made an honest-speed attack look twice as fast."""
+    speedups = []
+    for _ in range(3):
+        report = run(lab, CORRECT)
+        assert report.verdict == "accepted" and report.speedup, report.diagnostics[:500]
+        speedups.append(report.speedup)
+    return statistics.median(speedups)
 
 
 def bridge_host_address(engine) -> str:
