@@ -187,7 +187,7 @@ def test_the_truth_made_with_the_plan_is_the_one_check_would_make_itself(slug):
     p, accuracy = info["problem"], info["meta"].get("accuracy", {})
     plan = plan_make(lab_folder_get(slug))
     plan.wait()
-    case, inputs, expected = plan.tests[0]
+    _, inputs, expected = plan.tests[0]
     made = p.invoke(info["reference"], inputs)
     assert expected.keys() - made.keys() == p.truth(inputs, made).keys()
     impls = []
