@@ -1,9 +1,10 @@
 """The lab grading pipeline, end to end on this machine: the harness protocol's own cost per timed call
-(against the reference kernel's time, per benchmark case), submit-to-verdict latency per lab (p50/p95),
+(against the reference kernel's time, per benchmark case), submit-to-verdict latency per lab (p50/p95:
+cold, warm with a learner's pause between submissions, and warm back to back),
 the sandbox's overhead against the harness run as a plain subprocess, and submissions per minute with
 one worker process and more, with and without what workers keep warm (labs.grading.warm). Real Redis, real Celery workers, a throwaway SQLite database.
 
-    python bench/bench_pipeline.py [--backend docker|local] [--repeats 5] [--burst 12]
+    python bench/bench_pipeline.py [--backend docker|local] [--repeats 5] [--burst 12] [--think 8]
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=12)
     parser.add_argument("--labs", default="", help="comma-separated lab slugs for the latency part (default: all)")
     parser.add_argument("--warm", type=int, default=1, help="SANDBOX_WARM of the warm runs (default 1)")
+    parser.add_argument("--think", type=float, default=8.0,
+                        help="seconds between a verdict and the next submission in the warm latency runs (default 8)")
     parser.add_argument("--latency-only", action="store_true", help="skip the protocol, overhead and burst parts")
     args = parser.parse_args()
 
@@ -102,11 +105,14 @@ def main() -> None:
 
     # 2. Submit to verdict, per lab, one submission at a time through a real worker: first with nothing kept
     #    warm (SANDBOX_WARM=0: every job starts its container, imports torch, makes its inputs and times the
-    #    reference while its learner waits), then as workers run by default (labs.grading.warm).
+    #    reference while its learner waits), then as workers run by default (labs.grading.warm), twice: with
+    #    a learner's pause between a verdict and the next submission (--think: the worker is idle when the
+    #    submission comes, its warm work done), and back to back (the next job finds that work still going).
     keys = [key for key, _ in TIMING_STAGES]
     latency = {}
-    for warm in (0, args.warm):
-        worker = worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"worker-warm{warm}.log")
+    runs = [("cold", 0, 0.0), ("warm", args.warm, args.think), ("back to back", args.warm, 0.0)]
+    for run_name, warm, think in runs:
+        worker = worker_start({**env, "SANDBOX_WARM": str(warm)}, WORK / f"worker-{run_name.replace(' ', '-')}.log")
         time.sleep(5 * warm)  # the worker's warm-up: its first sandbox up, each lab's first inputs made
         breakdowns = {}
         for lab in Lab.objects.order_by("slug"):
@@ -115,27 +121,30 @@ def main() -> None:
             solution = sorted((labs_root() / lab.slug / "solutions/correct").glob("*.py"))[0].read_text()
             latencies, timings = [], []
             for _ in range(args.repeats):
+                time.sleep(think)
                 start = time.monotonic()
                 done = verdict_of(submission_create(user=user, lab=lab, code=solution).id)
                 latencies.append(time.monotonic() - start)
                 assert done.verdict == "accepted", (lab.slug, done.verdict, done.result.get("diagnostics"))
                 timings.append(done.result.get("timings") or {})
-            latency.setdefault(lab.slug, {})[warm] = latencies
+            latency.setdefault(lab.slug, {})[run_name] = latencies
             breakdowns[lab.slug] = {key: statistics.median(t[key] for t in timings if key in t)
                                     for key in keys if any(key in t for t in timings)}
         stop(worker)
         # Where the time goes: the median of each stage of the grading breakdown (labs.grading.StageClock).
-        print(f"breakdown with SANDBOX_WARM={warm}, median s per stage "
-              f"({', '.join(f'{i + 1} {key[:-2]}' for i, key in enumerate(keys))})")
+        print(f"breakdown, {run_name} (SANDBOX_WARM={warm}, {think:g} s between a verdict and the next submission), "
+              f"median s per stage ({', '.join(f'{i + 1} {key[:-2]}' for i, key in enumerate(keys))})")
         print(f"{'lab':<12}" + "".join(f"{i + 1:>7}" for i in range(len(keys))))
         for slug, medians in breakdowns.items():
             print(f"{slug:<12}" + "".join(f"{medians[k]:>7.2f}" if k in medians else f"{'-':>7}" for k in keys))
         print()
-    print(f"{'lab':<12} {'cold p50':>9} {'p95':>6} {'warm p50':>9} {'p95':>6} {'ratio':>6}   (submit to verdict, s, "
-          f"{args.repeats} runs each, 1 worker)")
-    for slug, runs in latency.items():
-        cold, hot = (statistics.median(runs[w]) for w in (0, args.warm))
-        print(f"{slug:<12} {cold:>9.2f} {p95(runs[0]):>6.2f} {hot:>9.2f} {p95(runs[args.warm]):>6.2f} {cold / hot:>6.2f}")
+    print(f"{'lab':<12} {'cold p50':>9} {'p95':>6} {'warm p50':>9} {'p95':>6} {'ratio':>6} {'b2b p50':>8} {'p95':>6}"
+          f"   (submit to verdict, s, {args.repeats} runs each, 1 worker; warm: {args.think:g} s between a verdict "
+          "and the next submission; b2b: warm, back to back)")
+    for slug, by_run in latency.items():
+        cold, hot, b2b = (statistics.median(by_run[name]) for name, _, _ in runs)
+        print(f"{slug:<12} {cold:>9.2f} {p95(by_run['cold']):>6.2f} {hot:>9.2f} {p95(by_run['warm']):>6.2f} "
+              f"{cold / hot:>6.2f} {b2b:>8.2f} {p95(by_run['back to back']):>6.2f}")
 
     if not args.latency_only:
         # 3. Throughput: a burst of fp8 submissions, one per learner (a learner may have only a couple waiting,

@@ -102,8 +102,8 @@ def run_sh_worker_argv() -> list[str]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.slow
 def test_a_worker_with_beat_started_as_make_run_starts_it_keeps_the_sweeps_off_the_terminal(tmp_path):
-    """The worker and beat of scripts/run.sh (dev settings, DEBUG off, the filesystem broker) for 40 s with the
-    sweeps every 5 s: both sweeps run (an overdue attempt is closed by the sweep, a submission stuck past its
+    """The worker and beat of scripts/run.sh (dev settings, DEBUG off, the filesystem broker) for 16 s with the
+    sweeps every 2 s: both sweeps run (an overdue attempt is closed by the sweep, a submission stuck past its
     last grading attempt is given up) and none of their routine lines is printed, while a grading task's
     "received" and "succeeded" lines and the sweep's own error line are."""
     user = user_make("ana")
@@ -118,7 +118,7 @@ def test_a_worker_with_beat_started_as_make_run_starts_it_keeps_the_sweeps_off_t
            if k not in {"TEST_DATABASE_URL", "LOG_LEVEL", "CELERY_BROKER_URL", "LOG_FORMAT"}}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.dev", DEBUG="false", DATABASE_URL=database_url(),
                QUANTPREP_VAR_DIR=str(var), SANDBOX_BACKEND="local", PYTHONUNBUFFERED="1",
-               QUIZ_SWEEP_EVERY_S="5", LAB_SWEEP_EVERY_S="5", LAB_STUCK_AFTER_S="60")
+               QUIZ_SWEEP_EVERY_S="2", LAB_SWEEP_EVERY_S="2", LAB_STUCK_AFTER_S="60")
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(run_sh_worker_argv(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -135,7 +135,7 @@ def test_a_worker_with_beat_started_as_make_run_starts_it_keeps_the_sweeps_off_t
                           what="the quiz sweep to close the overdue attempt", proc=proc)
         given_up = wait_for(lambda: Submission.objects.filter(pk=stuck.pk, status="done").first(), timeout=40,
                             what="the lab sweep to give up the stuck submission", proc=proc)
-        time.sleep(max(0.0, 40 - (time.monotonic() - started)))
+        time.sleep(max(0.0, 16 - (time.monotonic() - started)))
         assert proc.poll() is None
     finally:
         stop(proc)
