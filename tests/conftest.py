@@ -86,17 +86,21 @@ def sandbox_backend(request) -> str:
     return getattr(request, "param", "local")
 
 
-@pytest.fixture
-def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
-    """Environment for a web server and a worker that see what this test commits."""
+def stack_environ(redis_url: str, var_dir: Path, sandbox_backend: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=database_url(),
                CELERY_BROKER_URL=redis_url, SANDBOX_BACKEND=sandbox_backend,
-               QUANTPREP_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1",
+               QUANTPREP_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1",
                # A test's worker grades a job or two: warming up for every lab would cost more than it saves.
                # tests/labs/test_warm.py runs a warm worker.
                SANDBOX_WARM="0")
     return env
+
+
+@pytest.fixture
+def stack_env(redis_url, transactional_db, tmp_path, sandbox_backend):
+    """Environment for a web server and a worker that see what this test commits."""
+    return stack_environ(redis_url, tmp_path / "var", sandbox_backend)
 
 
 def worker_start(env: dict, log_path: Path, *, beat: bool = False, concurrency: int = 1) -> subprocess.Popen:
@@ -154,8 +158,29 @@ def redis_start(port: int, workdir: Path) -> subprocess.Popen:
     return proc
 
 
+@pytest.fixture(scope="session")
+def shared_web_server(redis_url, django_db_setup, tmp_path_factory):
+    """One web server per pytest process, for every test that wants a plain one: starting runserver costs
+    about two seconds of CPU, and seventy tests asked for one each. It sees the test database (each test's
+    data, as a new server would) and keeps its cache, which holds the rate limits, in Redis database 1,
+    which ``web_server`` empties before each test."""
+    cache_url = redis_url.rsplit("/", 1)[0] + "/1"
+    env = {**stack_environ(redis_url, tmp_path_factory.mktemp("shared-web-var"), "local"), "CACHE_URL": cache_url}
+    proc, url = web_start(env, tmp_path_factory.mktemp("shared-web") / "web.log")
+    yield url, cache_url
+    stop(proc)
+
+
 @pytest.fixture
-def web_server(stack_env, tmp_path):
+def web_server(request, stack_env, tmp_path, sandbox_backend):
+    """The shared server, its cache emptied; a server of its own for a test on another sandbox backend."""
+    if sandbox_backend == "local":
+        import redis
+
+        url, cache_url = request.getfixturevalue("shared_web_server")
+        redis.Redis.from_url(cache_url).flushdb()
+        yield url
+        return
     proc, url = web_start(stack_env, tmp_path / "web.log")
     yield url
     stop(proc)
