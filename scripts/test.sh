@@ -4,17 +4,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The sandbox image (idempotent: a no-op when it is up to date) builds in the background while the tests
+# that share the machine run: none of them needs it but the deploy smoke, whose own call of build_cpu.sh
+# waits for this one. The quiet tests run in it, after.
+image_pid=""
 if docker info >/dev/null 2>&1; then
-  bash sandbox/images/build_cpu.sh  # idempotent: a no-op when the image is up to date
+  image_log="$(mktemp)"
+  bash sandbox/images/build_cpu.sh >"$image_log" 2>&1 &
+  image_pid=$!
 else
   echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
 fi
+image_built() {
+  [ -n "$image_pid" ] || return 0
+  local rc=0
+  wait "$image_pid" || rc=$?
+  image_pid=""
+  cat "$image_log"
+  rm -f "$image_log"
+  return "$rc"
+}
 
 # Two runs: every test that can share the machine on one pytest worker per core, then the `quiet` ones
 # (timings, the shared Docker engine's containers) alone. Arguments go to both.
 WORKERS="${TEST_WORKERS:-auto}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
-run_pytest -n "$WORKERS" -m "not quiet" "$@"
+shared_rc=0
+run_pytest -n "$WORKERS" -m "not quiet" "$@" || shared_rc=$?
+image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
+[ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 run_pytest -m quiet "$@"
 
 PG_URL="${TEST_POSTGRES_URL:-}"

@@ -77,6 +77,14 @@ case "${1:-}" in
     *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --print-hash])" ;;
 esac
 
+# One build at a time: make test builds in the background while the deploy smoke may start this too; the
+# second waits here, then finds the image up to date.
+exec 9>"$HERE/.build.lock"
+if ! flock -n 9; then
+    say "another build of the sandbox image is running; waiting for it"
+    flock -w 1800 9 || die "waited 30 minutes for another build of the sandbox image to end"
+fi
+
 HASH=$(inputs_hash)
 BASE_HASH=$(base_hash)
 
