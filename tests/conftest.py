@@ -161,7 +161,7 @@ def redis_start(port: int, workdir: Path) -> subprocess.Popen:
 @pytest.fixture(scope="session")
 def shared_web_server(redis_url, django_db_setup, tmp_path_factory):
     """One web server per pytest process, for every test that wants a plain one: starting runserver costs
-    about two seconds of CPU, and seventy tests asked for one each. It sees the test database (each test's
+    about two seconds of CPU, and dozens of tests ask for one. It sees the test database (each test's
     data, as a new server would) and keeps its cache, which holds the rate limits, in Redis database 1,
     which ``web_server`` empties before each test."""
     cache_url = redis_url.rsplit("/", 1)[0] + "/1"
