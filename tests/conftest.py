@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,8 +176,6 @@ def shared_web_server(redis_url, django_db_setup, tmp_path_factory):
 def web_server(request, stack_env, tmp_path, sandbox_backend):
     """The shared server, its cache emptied; a server of its own for a test on another sandbox backend."""
     if sandbox_backend == "local":
-        import redis
-
         url, cache_url = request.getfixturevalue("shared_web_server")
         redis.Redis.from_url(cache_url).flushdb()
         yield url
