@@ -19,6 +19,17 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    """Under xdist the pytest processes keep every core busy: a second torch thread in one of them (or in a
+    worker or server it starts) mostly spins at a barrier waiting for a core, which made the in-process lab
+    tests five times slower. One thread each; the sandboxes set their own (limits.cpus)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(items):
     """Every sandbox test on the shared Docker engine is ``quiet`` (the hostile battery counts the engine's
     sandbox containers, the speed checks time the reference): scripts/test.sh runs them alone, after the
