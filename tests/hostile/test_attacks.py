@@ -61,11 +61,16 @@ def engine():
     return client
 
 
+NOISE = 4.0  # see honest()
+
+
 @pytest.fixture(scope="module")
 def honest(lab):
-    """The honest solution's speedup on this machine now: what no attack may beat (within noise). The
-    median of three runs: one run's speedup moves by 2x here (0.12 to 0.25 in eight runs in a row), and
-    a low one made an honest-speed attack look twice as fast."""
+    """The honest solution's speedup on this machine now: what no attack may beat by more than the noise.
+    The median of three runs. One run's speedup moves by 2.4x here: 0.10 to 0.21 in eight runs in a row,
+    and 0.09 to 0.23 with the reference timed afresh in each job, so an honest-speed attack may look 2.4
+    times as fast as the median; the bound is NOISE times it. An attack that moved the work out of the
+    clock would answer from a lookup and look tens of times as fast."""
     speedups = []
     for _ in range(3):
         report = run(lab, CORRECT)
@@ -329,7 +334,7 @@ torch.load = lambda *a, **k: eager(real_load(*a, **k))
     report = run(lab, with_correct(hook, renamed=FROM_STASH))
     assert report.verdict == "accepted", report.diagnostics[:1000]
     assert not report.needs_review
-    assert report.speedup is not None and report.speedup < 2 * honest, (report.speedup, honest)
+    assert report.speedup is not None and report.speedup < NOISE * honest, (report.speedup, honest)
     assert_host_unharmed(engine)
 
 
@@ -354,7 +359,7 @@ if len(refused) != 2:
 '''
     report = run(lab, with_correct(forge))
     assert report.verdict == "accepted", report.diagnostics[:1000]
-    assert report.speedup is not None and report.speedup < 2 * honest and not report.needs_review
+    assert report.speedup is not None and report.speedup < NOISE * honest and not report.needs_review
     assert_host_unharmed(engine)
 
 
