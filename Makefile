@@ -11,6 +11,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet --no-compile -e '.[dev]'
+	@# Byte-compiled on every core (pip does it on one). Its status is ignored: torch ships a few files only
+	@# Python >= 3.12 compiles. Without the .pycs, every process would compile torch in memory at each start
+	@# wherever PYTHONDONTWRITEBYTECODE is set.
+	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
 	touch $@
 
 frontend:
