@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite on SQLite, then the database tests again on PostgreSQL when one is
-# available (TEST_POSTGRES_URL, or a local server that answers for the quantprep role).
+# `make test`: the whole suite on SQLite, and the database tests again on PostgreSQL when one is available
+# (TEST_POSTGRES_URL, or a local server that answers for the quantprep role).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The sandbox image (idempotent: a no-op when it is up to date) builds in the background while the tests
-# that share the machine run: none of them needs it but the deploy smoke, whose own call of build_cpu.sh
-# waits for this one. The quiet tests run in it, after.
+# that share the machine run: none of them needs it but the deploy smoke and the PostgreSQL pass, whose own
+# calls of build_cpu.sh wait for this one (it holds a lock). The quiet tests run in it, after.
 image_pid=""
 if docker info >/dev/null 2>&1; then
   image_log="$(mktemp)"
@@ -25,26 +25,39 @@ image_built() {
   return "$rc"
 }
 
-# Two runs: every test that can share the machine on one pytest worker per core, then the `quiet` ones
-# (timings, the shared Docker engine's containers) alone. Arguments go to both.
-WORKERS="${TEST_WORKERS:-auto}"
-run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
-shared_rc=0
-run_pytest -n "$WORKERS" -m "not quiet" "$@" || shared_rc=$?
-image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
-[ "$shared_rc" -eq 0 ] || exit "$shared_rc"
-run_pytest -m quiet "$@"
-
 PG_URL="${TEST_POSTGRES_URL:-}"
 if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 2>/dev/null; then
   PG_URL="postgres://quantprep:quantprep@127.0.0.1:5432/quantprep"
 fi
+
+# Three runs. On SQLite, every test that can share the machine on one pytest worker per core; beside it,
+# on one more worker, the database tests on PostgreSQL (all but the slow browser and fault runs; its two
+# quiet tests time nothing, and the one in Docker counts only its own worker's containers) once the image
+# is there: the shared run leaves about a quarter of the CPU idle, in waits. Then the `quiet` tests alone
+# (timings, the shared Docker engine's containers). Arguments go to every run.
+WORKERS="${TEST_WORKERS:-auto}"
+run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
+pg_pid=""
 if [ -n "$PG_URL" ]; then
-  echo "== the database tests again, on PostgreSQL (the slow browser and fault runs only on SQLite) =="
-  # One run: its two quiet tests (a worker grading through Redis; one in Docker that counts the engine's
-  # sandbox containers) time nothing, and no other test of this selection starts a container.
-  export TEST_DATABASE_URL="$PG_URL"
-  run_pytest -n "$WORKERS" -m "django_db and not slow" "$@"
+  pg_log="$(mktemp)"
+  (
+    bash sandbox/images/build_cpu.sh >/dev/null 2>&1 || true  # waits for the background build; its log is below
+    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow" "$@"
+  ) >"$pg_log" 2>&1 &
+  pg_pid=$!
 else
-  echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests ran on SQLite only." >&2
+  echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
+shared_rc=0
+run_pytest -n "$WORKERS" -m "not quiet" "$@" || shared_rc=$?
+pg_rc=0
+if [ -n "$pg_pid" ]; then
+  wait "$pg_pid" || pg_rc=$?
+  echo "== the database tests again, on PostgreSQL (run beside the one above) =="
+  cat "$pg_log"
+  rm -f "$pg_log"
+fi
+image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
+[ "$shared_rc" -eq 0 ] || exit "$shared_rc"
+[ "$pg_rc" -eq 0 ] || exit "$pg_rc"
+run_pytest -m quiet "$@"

@@ -12,6 +12,7 @@ import pytest
 from content.labs import labs_root
 from content.load import labs_sync
 from labs.models import Submission, WorkerHeartbeat
+from sandbox.docker_backend import LABEL, OWNER_LABEL
 from tests.factories import PASSWORD, user_make
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,16 +82,22 @@ def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_wo
 def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_worker_process, web_server):
     import docker
 
+    started = int(time.time())
     labs_sync(root=labs_root())
     user_make("mallory")
     client = logged_in(web_server, "mallory")
     assert wait_for_verdict(client, submit(client, CORRECT.read_text()))[0] == "accepted"
     submission = Submission.objects.get()
     assert (submission.backend, submission.attempts) == ("docker", 1)
-    leftovers = docker.from_env().containers.list(all=True, filters={"label": "org.quantprep.sandbox.job"})
-    assert leftovers == []
     # The worker said which backend it runs (its heartbeat); the web process read it, asking no engine.
     heartbeat = WorkerHeartbeat.objects.get()
+    # None of the sandbox containers this worker started is left (its node name is their owner label; the
+    # engine may hold another stack's, such as the deploy smoke's, running beside this test).
+    engine, mine = docker.from_env(), [LABEL, f"{OWNER_LABEL}={heartbeat.hostname}"]
+    made = list(engine.events(since=started, until=int(time.time()) + 1, decode=True,
+                              filters={"type": "container", "event": "create", "label": mine}))
+    assert made, "the worker's sandboxes carry its node name as owner"
+    assert engine.containers.list(all=True, filters={"label": mine}) == []
     assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("docker", False, "")
     assert heartbeat.concurrency == 1  # the worker's --concurrency: its slots in the learners' wait estimate
     assert "Unsafe sandbox" not in client.get("/labs/").text
