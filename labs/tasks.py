@@ -1,15 +1,23 @@
-"""Thin Celery wrappers around labs.services and labs.grading, and the worker's own upkeep: removing
-containers a dead worker left, and a heartbeat that says which sandbox backend this worker runs."""
+"""Thin Celery wrappers around labs.services and labs.grading, and the worker's own upkeep: removing the
+sandbox containers a dead worker left (at start) and its own (at stop), and a heartbeat that says which
+sandbox backend this worker runs."""
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 
 from celery import shared_task
-from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown, worker_ready
+from celery.signals import (
+    celeryd_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 from django.conf import settings
 
 from content.labs import lab_folder_get
@@ -50,10 +58,11 @@ def sweep_stuck_submissions() -> list[int]:
 
 @celeryd_init.connect
 def _sandbox_owner(sender=None, **_kwargs) -> None:
-    """The sandbox containers this worker starts carry its node name (sandbox.docker_backend.owner), set
-    before the pool's processes fork so that they inherit it."""
+    """The sandbox containers this worker starts carry its node name and an id of this run of it
+    (sandbox.docker_backend.owner, run_id), set before the pool's processes fork so that they inherit them."""
     if sender:
         os.environ["QUANTPREP_SANDBOX_OWNER"] = str(sender)
+    os.environ["QUANTPREP_SANDBOX_RUN"] = secrets.token_hex(8)
 
 
 @worker_process_init.connect
@@ -81,6 +90,20 @@ def _close_warm(**_kwargs) -> None:
             pool.close()
     except Exception:  # noqa: BLE001 - shutting down: nothing more to do
         log.exception("could not close the warm sandboxes")
+
+
+@worker_shutdown.connect
+def _remove_own_sandboxes(**_kwargs) -> None:
+    """Sent once the pool's processes have exited: whatever sandbox containers of this run they left (a
+    process killed while it closed its pool, or replaced after a time limit) go with the worker."""
+    from sandbox.api import get_backend
+
+    try:
+        backend = get_backend()
+        if hasattr(backend, "sweep"):
+            backend.sweep(this_run_too=True)
+    except Exception:  # noqa: BLE001 - no engine now: the next start's sweep removes them
+        log.exception("could not remove this worker's sandbox containers")
 
 
 @worker_ready.connect

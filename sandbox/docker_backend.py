@@ -28,10 +28,19 @@ LABEL = "org.quantprep.sandbox.job"
 # worker containers, a gpu-worker beside a worker, two deployments on one host): a worker sweeps only its
 # own leftovers, never a sibling's job in flight.
 OWNER_LABEL = "org.quantprep.sandbox.owner"
+# Which run of that worker: a restarted worker keeps its node name but not this (labs.tasks sets
+# QUANTPREP_SANDBOX_RUN beside the owner), so its sweep at start removes what its dead predecessor left and
+# not the warm sandboxes its own pool processes are already starting.
+RUN_LABEL = "org.quantprep.sandbox.run"
+_THIS_PROCESS_RUN = secrets.token_hex(8)
 
 
 def owner() -> str:
     return os.environ.get("QUANTPREP_SANDBOX_OWNER") or socket.gethostname()
+
+
+def run_id() -> str:
+    return os.environ.get("QUANTPREP_SANDBOX_RUN") or _THIS_PROCESS_RUN
 
 
 PYTHON = "/opt/venv/bin/python"
@@ -68,12 +77,14 @@ class DockerBackend(WarmBackend):
         except Exception as exc:  # noqa: BLE001 - any failure is the reason, said as it is
             return f"{type(exc).__name__}: {exc}"[:300]
 
-    def sweep(self, stale_s: float = STALE_S) -> int:
+    def sweep(self, stale_s: float = STALE_S, *, this_run_too: bool = False) -> int:
         """Remove the containers a dead worker left (called at worker start): those with this worker's own
-        owner label, and any worker's that stopped, or were never started, more than ``stale_s`` ago (a
-        recreated worker container never comes back under its old name to remove its own). A sibling's
-        job, running or just finished, is left alone."""
-        mine = self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"})
+        owner label from an earlier run, and any worker's that stopped, or were never started, more than
+        ``stale_s`` ago (a recreated worker container never comes back under its old name to remove its
+        own). A sibling's job, running or just finished, is left alone. With ``this_run_too`` (at the
+        worker's stop, once its pool processes have exited) this run's own go as well."""
+        mine = [c for c in self.client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner()}"})
+                if this_run_too or c.labels.get(RUN_LABEL) != run_id()]
         stopped = self.client.containers.list(all=True, filters={"label": LABEL,
                                                                  "status": ["created", "exited", "dead"]})
         now = datetime.now(UTC)
@@ -106,7 +117,7 @@ class DockerBackend(WarmBackend):
             container = self.client.containers.create(
                 self.image, ["/usr/bin/tini", "--", *(part.replace("{python}", PYTHON) for part in job.argv)],
                 name=f"quantprep-{job.name}-{secrets.token_hex(4)}",  # unique across deployments on one engine
-                labels={LABEL: job.name, OWNER_LABEL: owner()}, user="0:0", working_dir="/tmp",
+                labels={LABEL: job.name, OWNER_LABEL: owner(), RUN_LABEL: run_id()}, user="0:0", working_dir="/tmp",
                 cap_drop=["ALL"], cap_add=["SETUID", "SETGID", "KILL"], security_opt=["no-new-privileges"],
                 network_mode="none", read_only=True,
                 tmpfs={"/tmp": f"size={limits.scratch_mb}m,mode=1777,nosuid,nodev"},

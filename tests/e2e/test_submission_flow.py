@@ -2,7 +2,9 @@
 broker, the local and the docker sandbox, the test database
 shared by all of them. A student logs in, submits a lab through the form, and the page shows the verdict."""
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -79,28 +81,48 @@ def test_a_browser_submission_is_graded_by_a_real_worker_through_redis(celery_wo
 @pytest.mark.redis
 @pytest.mark.docker
 @pytest.mark.parametrize("sandbox_backend", ["docker"], indirect=True)
-def test_the_worker_grades_in_a_docker_container_and_leaves_none_behind(celery_worker_process, web_server):
+def test_the_worker_grades_in_a_warm_docker_container_and_leaves_none_behind(stack_env, web_server, tmp_path):
+    """A worker as production runs it (SANDBOX_WARM=1): its first job takes the warm sandbox its pool process
+    started at warm-up, which the sweep at the worker's start must not take for a dead worker's. Then its
+    pool process is SIGKILLed while it holds a warm sandbox (as the hard time limit does): the worker's stop
+    still leaves none of its containers on the engine."""
     import docker
+
+    from tests.conftest import stop, wait_for, worker_start
 
     started = int(time.time())
     labs_sync(root=labs_root())
     user_make("mallory")
-    client = logged_in(web_server, "mallory")
-    assert wait_for_verdict(client, submit(client, CORRECT.read_text()))[0] == "accepted"
-    submission = Submission.objects.get()
-    assert (submission.backend, submission.attempts) == ("docker", 1)
-    # The worker said which backend it runs (its heartbeat); the web process read it, asking no engine.
-    heartbeat = WorkerHeartbeat.objects.get()
-    # None of the sandbox containers this worker started is left (its node name is their owner label; the
-    # engine may hold another stack's, such as the deploy smoke's, running beside this test).
-    engine, mine = docker.from_env(), [LABEL, f"{OWNER_LABEL}={heartbeat.hostname}"]
-    made = list(engine.events(since=started, until=int(time.time()) + 1, decode=True,
-                              filters={"type": "container", "event": "create", "label": mine}))
-    assert made, "the worker's sandboxes carry its node name as owner"
+    worker = worker_start({**stack_env, "SANDBOX_WARM": "1"}, tmp_path / "worker.log")
+    try:
+        client = logged_in(web_server, "mallory")
+        assert wait_for_verdict(client, submit(client, CORRECT.read_text()))[0] == "accepted"
+        submission = Submission.objects.get()
+        assert (submission.backend, submission.attempts) == ("docker", 1)
+        # The worker said which backend it runs (its heartbeat); the web process read it, asking no engine.
+        heartbeat = WorkerHeartbeat.objects.get()
+        assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("docker", False, "")
+        assert heartbeat.concurrency == 1  # the worker's --concurrency: its slots in the learners' wait estimate
+        assert "Unsafe sandbox" not in client.get("/labs/").text
+        # Its containers carry its node name as owner (the engine may hold another stack's, such as the
+        # deploy smoke's, running beside this test).
+        engine, mine = docker.from_env(), [LABEL, f"{OWNER_LABEL}={heartbeat.hostname}"]
+        made = list(engine.events(since=started, until=int(time.time()) + 1, decode=True,
+                                  filters={"type": "container", "event": "create", "label": mine}))
+        jobs = {event["Actor"]["Attributes"][LABEL] for event in made}
+        assert jobs == {"warm"}, f"the job started a container of its own: {jobs}"  # it ran in a warm one
+
+        def running():
+            return engine.containers.list(filters={"label": mine, "status": "running"})
+
+        wait_for(running, timeout=60, what="the warm sandbox that replaces the one taken")
+        pool_process = int(Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()[0])
+        os.kill(pool_process, signal.SIGKILL)  # its warm sandbox is orphaned; the worker forks a new process
+        wait_for(lambda: len(engine.containers.list(all=True, filters={"label": mine})) >= 2, timeout=60,
+                 what="the new pool process's warm sandbox beside the orphan")
+    finally:
+        stop(worker)
     assert engine.containers.list(all=True, filters={"label": mine}) == []
-    assert (heartbeat.backend, heartbeat.unsafe, heartbeat.problem) == ("docker", False, "")
-    assert heartbeat.concurrency == 1  # the worker's --concurrency: its slots in the learners' wait estimate
-    assert "Unsafe sandbox" not in client.get("/labs/").text
 
 
 @pytest.mark.django_db(transaction=True)

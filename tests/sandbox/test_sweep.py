@@ -1,7 +1,7 @@
 """Workers sharing one Docker engine (scaled worker containers, a gpu-worker beside a worker, two
-deployments on one host): a worker that starts sweeps the sandbox containers it left itself and any long
-stopped, never a sibling's job in flight; a worker that stops leaves none of its warm sandboxes, even
-those still starting. Real containers on the real engine (these tests run alone: make test's quiet part)."""
+deployments on one host): a worker that starts sweeps the sandbox containers its earlier run left and any
+long stopped, never a sibling's job in flight nor its own pool's warm sandboxes; a worker that stops leaves
+none of its warm sandboxes, even those still starting. Real containers on the real engine (these tests run alone: make test's quiet part)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import uuid
 import docker
 import pytest
 
-from sandbox.docker_backend import LABEL, OWNER_LABEL, DockerBackend
+from sandbox.docker_backend import LABEL, OWNER_LABEL, RUN_LABEL, DockerBackend
 from sandbox.job import Job, Limits
 from tests.sandbox.test_image import IMAGE
 
@@ -35,6 +35,36 @@ def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_runni
             mine.reload()
     finally:
         for container in (sibling, mine):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def test_a_restarted_worker_sweeps_its_last_runs_sandboxes_not_the_ones_its_pool_is_starting(monkeypatch):
+    """The same node name across a restart: the sweep at start (in the worker's main process, while its pool
+    processes already start their warm sandboxes) tells the two runs apart; at the worker's stop, once its
+    pool processes have exited, this run's go too."""
+    me = f"worker-{uuid.uuid4().hex[:8]}@this-host"
+    monkeypatch.setenv("QUANTPREP_SANDBOX_OWNER", me)
+    monkeypatch.setenv("QUANTPREP_SANDBOX_RUN", "this-run")
+    client = docker.from_env()
+    sleep = ["/opt/venv/bin/python", "-c", "import time; time.sleep(120)"]
+    before = client.containers.run(IMAGE, sleep, detach=True, network_mode="none",
+                                   labels={LABEL: "warm", OWNER_LABEL: me, RUN_LABEL: "the-run-before"})
+    warming = client.containers.run(IMAGE, sleep, detach=True, network_mode="none",
+                                    labels={LABEL: "warm", OWNER_LABEL: me, RUN_LABEL: "this-run"})
+    try:
+        assert DockerBackend(IMAGE).sweep() == 1
+        with pytest.raises(docker.errors.NotFound):
+            before.reload()
+        warming.reload()
+        assert warming.status == "running"
+        assert DockerBackend(IMAGE).sweep(this_run_too=True) == 1
+        with pytest.raises(docker.errors.NotFound):
+            warming.reload()
+    finally:
+        for container in (before, warming):
             try:
                 container.remove(force=True)
             except docker.errors.NotFound:
