@@ -65,6 +65,13 @@ def _sandbox_owner(sender=None, **_kwargs) -> None:
     os.environ["QUANTPREP_SANDBOX_RUN"] = secrets.token_hex(8)
 
 
+@celeryd_init.connect
+def _torch_before_the_fork(**_kwargs) -> None:
+    """A worker makes lab inputs with torch (the web process never imports it): imported once here, before
+    the pool forks, rather than by each pool process at its first job."""
+    import torch  # noqa: F401
+
+
 @worker_process_init.connect
 def _keep_warm(**_kwargs) -> None:
     """Each worker process starts SANDBOX_WARM sandboxes ahead of its first job and keeps that many
