@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import os
 import queue
 import random
 import secrets
@@ -49,10 +48,8 @@ class Plan:
         self.reference_calls: dict | None = None  # the worker's recent timing of the reference, if any
         self.reference_age_s = 0.0
 
-    def make(self, work: Callable[[Callable[[list[bytes]], None]], None], *, low_priority: bool = False) -> None:
+    def make(self, work: Callable[[Callable[[list[bytes]], None]], None]) -> None:
         def run() -> None:
-            if low_priority:  # made ahead: it yields the CPU to the jobs being timed (nice 19, this thread only)
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
             started = time.monotonic()
             try:
                 work(self._records.put)
@@ -86,8 +83,9 @@ class Plan:
 def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "cpu", ahead: bool = False) -> Plan:
     """A fresh secret seed and secretly drawn checked calls; the inputs and expected outputs are made in a
     thread from now on. ``reference_device`` is where the worker computes expected outputs (a GPU check
-    uses its GPU). A plan made ``ahead`` is made at the lowest CPU priority, and waits while a job of this
-    process is being timed (sandbox.pool.quiet)."""
+    uses its GPU). A plan made ``ahead`` waits while a job of this process is being timed (sandbox.pool.quiet).
+    It runs at the worker's own priority: a thread at nice 19 that holds the GIL while the cores are busy
+    starves every other thread of its process (a worker stopped under load took over a minute to exit)."""
     import torch  # here, not at the top: every Django process imports this package (labs.models reads its
     # verdicts) and only workers make inputs. At the top, it cost each web process and manage.py command
     # 1.6 s of CPU and 250 MB at start (0.9 s and 77 MB without it).
@@ -136,7 +134,7 @@ def plan_make(lab: LabFolder, *, device: str = "cpu", reference_device: str = "c
                                     harness.pack(inputs)))
         send(tests_out)
 
-    plan.make(make_inputs, low_priority=ahead)
+    plan.make(make_inputs)
     return plan
 
 

@@ -182,6 +182,26 @@ def test_background_warm_work_waits_while_a_job_is_timed(lab):
     assert plan.done_at is not None and plan.tests
 
 
+def test_inputs_made_ahead_keep_the_workers_priority(lab):
+    """A thread at a lower priority that holds the GIL while the cores are busy stalls every other thread of
+    its process: at nice 19, a worker stopped under load took over a minute to exit. The thread making a
+    plan ahead runs at the process's own priority (seen while it waits out a timed phase)."""
+    import os
+    import threading
+
+    from sandbox import pool
+
+    pool.quiet.clear()
+    try:
+        plan = plan_make(lab, ahead=True)
+        inputs = next(t for t in threading.enumerate() if t.name == "inputs" and t.is_alive())
+        time.sleep(0.5)  # it has started and waits for the timed phase to end
+        assert os.getpriority(os.PRIO_PROCESS, inputs.native_id) == os.getpriority(os.PRIO_PROCESS, 0)
+    finally:
+        pool.quiet.set()
+    plan.wait()
+
+
 def test_grading_clears_the_quiet_flag_only_while_timing(lab):
     from sandbox import pool
 
