@@ -25,7 +25,9 @@ SOLUTION=fixtures/labs/fp8-e4m3/solutions/correct/bit_twiddling.py
 T0=$EPOCHREALTIME
 elapsed() { awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }'; }
 say() { printf '[deploy-smoke %4ss] %s\n' "$(elapsed)" "$*"; }
+FAILURE=""
 fail() {
+    FAILURE="$*"
     printf 'deploy-smoke: FAILED: %s\n' "$*" >&2
     exit 1
 }
@@ -83,6 +85,7 @@ teardown() {
     fi
     sandboxes | xargs -r docker rm -f >/dev/null 2>&1 || true  # whatever happened, the engine is left clean
     rm -rf "$WORK"
+    [[ -z "$FAILURE" ]] || printf 'deploy-smoke: FAILED: %s (said again after the logs)\n' "$FAILURE" >&2
     exit "$rc"
 }
 trap teardown EXIT
@@ -195,7 +198,10 @@ say "submission $second accepted in ${second_s} s, graded by $second_by (the sec
 # --- 5. down ------------------------------------------------------------------------------------------------
 # A graceful stop, as production gives one (stop_grace_period): a worker killed at the end of it could not
 # remove its warm sandboxes, so one that had to be killed fails the smoke, saying so.
+started=$EPOCHREALTIME
 compose stop --timeout 60 >/dev/null 2>&1
+stopped=$(for id in $(compose ps -q); do docker inspect -f '{{ .Name }}={{ .State.ExitCode }}' "$id" | tr -d /; done | sort | tr '\n' ' ')
+say "stopped in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s; exit codes: $stopped"
 compose logs --no-color worker >"$WORK/workers.log" 2>&1 || true  # kept to say why, should anything be left
 for id in $(compose ps -q worker); do
     [[ "$(docker inspect -f '{{ .State.ExitCode }}' "$id")" != 137 ]] ||

@@ -94,6 +94,8 @@ def test_deploy_smoke_brings_the_stack_up_grades_on_two_workers_and_leaves_nothi
     )
     print(done.stdout[-6000:], done.stderr[-6000:])
     verdicts = [line for line in done.stdout.splitlines() if line.startswith("deploy-smoke: ")]
-    assert done.returncode == 0 and verdicts and verdicts[-1].startswith("deploy-smoke: OK"), done.stderr[-3000:]
+    failures = [line for line in done.stderr.splitlines() if line.startswith("deploy-smoke: FAILED")]
+    assert done.returncode == 0 and verdicts and verdicts[-1].startswith("deploy-smoke: OK"), \
+        "\n".join([*failures, done.stderr[-2000:]])
     assert "0 containers, 0 volumes, 0 networks left" in verdicts[-1]
     assert "accepted by" in verdicts[-1] and "with the first worker stopped" in verdicts[-1]
