@@ -18,6 +18,15 @@ from tests.sandbox.test_image import IMAGE
 pytestmark = pytest.mark.docker
 
 
+def remove_all(*containers) -> None:
+    """Whatever the test left (the sweep may have removed some already)."""
+    for container in containers:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
 def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_running_job_alone(monkeypatch):
     me = f"worker-{uuid.uuid4().hex[:8]}@this-host"  # the Celery node name labs.tasks sets at worker start
     monkeypatch.setenv("QUANTPREP_SANDBOX_OWNER", me)
@@ -34,11 +43,7 @@ def test_a_starting_worker_removes_its_own_leftovers_and_leaves_a_siblings_runni
         with pytest.raises(docker.errors.NotFound):
             mine.reload()
     finally:
-        for container in (sibling, mine):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        remove_all(sibling, mine)
 
 
 def test_a_restarted_worker_sweeps_its_last_runs_sandboxes_not_the_ones_its_pool_is_starting(monkeypatch):
@@ -64,11 +69,7 @@ def test_a_restarted_worker_sweeps_its_last_runs_sandboxes_not_the_ones_its_pool
         with pytest.raises(docker.errors.NotFound):
             warming.reload()
     finally:
-        for container in (before, warming):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        remove_all(before, warming)
 
 
 def test_any_workers_long_stopped_sandbox_is_swept_but_not_one_that_just_stopped(monkeypatch):
@@ -91,11 +92,7 @@ def test_any_workers_long_stopped_sandbox_is_swept_but_not_one_that_just_stopped
                 container.reload()
         recent.reload()  # stopped a moment ago: perhaps a sibling's job between its end and its removal
     finally:
-        for container in (old, never_started, recent):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        remove_all(old, never_started, recent)
 
 
 def test_a_pool_closed_while_its_sandboxes_start_leaves_none_behind(monkeypatch):
