@@ -6,6 +6,8 @@ while and measured again when it drifts."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 import time
 
 import pytest
@@ -186,9 +188,6 @@ def test_inputs_made_ahead_keep_the_workers_priority(lab):
     """A thread at a lower priority that holds the GIL while the cores are busy stalls every other thread of
     its process: at nice 19, a worker stopped under load took over a minute to exit. The thread making a
     plan ahead runs at the process's own priority (seen while it waits out a timed phase)."""
-    import os
-    import threading
-
     from sandbox import pool
 
     pool.quiet.clear()

@@ -1,7 +1,8 @@
 """Workers sharing one Docker engine (scaled worker containers, a gpu-worker beside a worker, two
 deployments on one host): a worker that starts sweeps the sandbox containers its earlier run left and any
 long stopped, never a sibling's job in flight nor its own pool's warm sandboxes; a worker that stops leaves
-none of its warm sandboxes, even those still starting. Real containers on the real engine (these tests run alone: make test's quiet part)."""
+none of its warm sandboxes, even those still starting. Real containers on the real engine (these tests run
+alone: make test's quiet part)."""
 
 from __future__ import annotations
 
