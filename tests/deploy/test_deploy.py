@@ -50,8 +50,12 @@ def test_compose_file_is_valid_and_has_every_service_with_health_checks_and_rest
     assert "gpu" in services["gpu-worker"]["command"]
     assert any(str(v).startswith("/var/run/docker.sock:") or (isinstance(v, dict) and v.get("source") == "/var/run/docker.sock")
                for v in services["worker"]["volumes"])
-    for name in ("web", "worker", "beat"):  # migrations and content first, once
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("web", "worker", "gpu-worker", "beat"):
+        depends_on = services[name]["depends_on"]
+        assert depends_on["migrate"]["condition"] == "service_completed_successfully"  # migrations first, once
+        # db and redis named directly: Compose stops a service only after the running services that name it
+        # (migrate has exited by then), so a worker's warm shutdown still has its broker and database
+        assert depends_on["db"]["condition"] == depends_on["redis"]["condition"] == "service_healthy", name
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert "migrate" in " ".join(services["migrate"]["command"]) and "load_content" in " ".join(services["migrate"]["command"])
     assert services["db"]["image"].startswith("postgres:") and services["redis"]["image"].startswith("redis:")
