@@ -39,6 +39,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.quiet)
 
 
+def pytest_sessionfinish(session):
+    """The Chromium this pytest process launched for its browser tests, if any (tests/e2e/browser.py)."""
+    browser = sys.modules.get("tests.e2e.browser")
+    if browser is not None:
+        browser.close_browser()
+
+
 @pytest.fixture(autouse=True)
 def _rate_limits_start_afresh():
     """The rate limits count in the cache: each test starts with none spent (user ids repeat across tests)."""

@@ -1,5 +1,6 @@
 """Debian's Chromium driven by playwright (never a downloaded browser); screenshots go to tests/artifacts/."""
 
+import asyncio
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,13 +14,55 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
 
+_running: dict = {}  # this pytest process's playwright, its Chromium and its event loop, once a test has asked
+
+
+def _browser():
+    """One Chromium per pytest process, launched on first use: a launch costs about 2 CPU seconds, a new
+    context 0.5, and a context shares nothing with another (cookies, storage, cache). A browser that died
+    (a test may crash it) is launched again."""
+    browser = _running.get("browser")
+    if browser is None or not browser.is_connected():
+        assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install -y chromium)"
+        if "playwright" not in _running:
+            _running["playwright"] = sync_playwright().start()
+            _running["loop"] = asyncio.get_running_loop()
+        browser = _running["browser"] = _running["playwright"].chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    return browser
+
+
+@contextmanager
+def _playwright_loop():
+    """Playwright's sync API marks its event loop as running in this thread between its calls, and Django
+    then refuses every database call ("async context"). With one playwright for the whole process, the mark
+    is set back for a test's browser calls and taken off after them, as ``with sync_playwright()`` did."""
+    if "loop" in _running:
+        asyncio._set_running_loop(_running["loop"])
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(None)
+
+
+def close_browser() -> None:
+    """At the end of the pytest session (tests/conftest.py)."""
+    if "playwright" not in _running:
+        return
+    with _playwright_loop():
+        browser = _running.pop("browser", None)
+        if browser is not None and browser.is_connected():
+            browser.close()
+        _running.pop("playwright").stop()
+    _running.clear()
+
+
 @contextmanager
 def chromium_page():
-    assert Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install -y chromium)"
+    """A page in a context of its own; every error the page shows is collected in ``errors``."""
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
+    with _playwright_loop():
+        context = _browser().new_context(viewport={"width": 1200, "height": 900})
+        page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         # a script or style the Content-Security-Policy blocked, and any dialog (alert() is what an injected
@@ -31,7 +74,7 @@ def chromium_page():
         try:
             yield page, errors
         finally:
-            browser.close()
+            context.close()
 
 
 def shot(page, name: str) -> None:
