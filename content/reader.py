@@ -95,8 +95,9 @@ class _DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
-class LineLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` whose mappings and sequences carry line numbers; duplicate keys are errors."""
+class LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """``yaml.SafeLoader`` whose mappings and sequences carry line numbers; duplicate keys are errors. On
+    libyaml's parser where PyYAML has it: ten times faster than the pure Python one, with the same marks."""
 
     def construct_yaml_map(self, node):
         data = Map()
