@@ -95,10 +95,10 @@ MISTAKES = {
 }
 
 
-def _coefficients(H: torch.Tensor, damp: float, mode: str) -> torch.Tensor:
-    """R[q, j] such that after column q, w_j -= (w_q - Q(w_q)) * R[q, j] (float64)."""
-    from kernels.gptq import inverse_cholesky
-    U, dead = inverse_cholesky(H, damp)
+def _coefficients(H: torch.Tensor, damp: float, mode: str, factor: tuple) -> torch.Tensor:
+    """R[q, j] such that after column q, w_j -= (w_q - Q(w_q)) * R[q, j] (float64). ``factor`` is
+    inverse_cholesky(H, damp), made once for every mode replayed on the same inputs."""
+    U, dead = factor
     if mode in ("ok", "stale_scales", "dead_kept"):
         return U / U.diagonal()[:, None]
     if mode == "flipped":
@@ -113,12 +113,13 @@ def _coefficients(H: torch.Tensor, damp: float, mode: str) -> torch.Tensor:
     return (M / M.diagonal()[None, :]).T  # R[q, j] = M[j, q] / M[q, q]
 
 
-def replay(inputs: dict, mode: str = "ok") -> torch.Tensor:
+def replay(inputs: dict, mode: str = "ok", factor: tuple | None = None) -> torch.Tensor:
     """Codes of GPTQ with one deliberate mistake (`mode` is a key of MISTAKES, or "ok")."""
+    from kernels.gptq import inverse_cholesky
     W, H = inputs["W"].detach().cpu().to(torch.float64), inputs["H"].detach().cpu()
     bits, g, damp = inputs["bits"], inputs["group_size"], inputs["damp"]
     qmax = 2 ** (bits - 1) - 1
-    R = _coefficients(H, damp, mode)
+    R = _coefficients(H, damp, mode, factor or inverse_cholesky(H, damp))
     W = W.clone()
     if mode != "dead_kept":
         W[:, H.diagonal() == 0] = 0
@@ -181,12 +182,17 @@ MAX_REPLAY_WORK = 2e9  # N * K^2 above which the float64 replays would take too 
 
 def _diagnose(inputs, codes, ref_codes, scales, expected) -> str:
     """Name the mistake when the submission's codes match a replayed one; else point at where they diverge."""
+    from kernels.gptq import inverse_cholesky
     best, best_match = None, 0.0
     N, K = codes.shape
-    for mode in MISTAKES if N * K * K <= MAX_REPLAY_WORK else ():
-        m = _match(codes, replay(inputs, mode))
-        if m > best_match:
-            best, best_match = mode, m
+    if N * K * K <= MAX_REPLAY_WORK:
+        factor = inverse_cholesky(inputs["H"].detach().cpu(), inputs["damp"])
+        for mode in MISTAKES:
+            m = _match(codes, replay(inputs, mode, factor))
+            if m > best_match:
+                best, best_match = mode, m
+            if m == 1.0:  # every code: no other mistake can match better
+                break
     if best_match >= 0.98 and best_match > _match(codes, ref_codes):
         return f"Your codes match {100 * best_match:.1f}% of that mistake's: {MISTAKES[best]}."
     g = inputs["group_size"]
