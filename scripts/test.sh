@@ -30,26 +30,27 @@ if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.
   PG_URL="postgres://quantprep:quantprep@127.0.0.1:5432/quantprep"
 fi
 
-# Three runs. On SQLite, every test that can share the machine on one pytest worker per core; beside it,
-# on one more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, and the
-# quiet ones: a speedup asserted beside the shared run once came out unmeasured) once the image is there:
-# the shared run leaves CPU idle, in waits. Then the `quiet` tests alone, on SQLite (timings, the shared
-# Docker engine's containers). Arguments go to every run.
-WORKERS="${TEST_WORKERS:-auto}"
+# Four runs. On SQLite, every test that can share the machine, on one pytest worker per core; beside it,
+# on one more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, the sandbox
+# ones and the quiet ones: a speedup asserted beside the shared run once came out unmeasured) once the
+# image is there: the shared run leaves CPU idle, in waits. Then, the image built, the sandbox runs in
+# Docker that time nothing (the hostile battery's verdicts, the image's own checks), one worker per core:
+# they mostly wait, on container starts and time limits. Then the `quiet` tests alone, on SQLite (the runs
+# that assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
 pg_pid=""
 if [ -n "$PG_URL" ]; then
   pg_log="$(mktemp)"
   (
     bash sandbox/images/build_cpu.sh >/dev/null 2>&1 || true  # waits for the background build; its log is below
-    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not quiet" "$@"
+    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not quiet and not sandbox" "$@"
   ) >"$pg_log" 2>&1 &
   pg_pid=$!
 else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
 shared_rc=0
-run_pytest -n "$WORKERS" -m "not quiet" "$@" || shared_rc=$?
+run_pytest -n "$WORKERS" -m "not quiet and not sandbox" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?
@@ -60,4 +61,5 @@ fi
 image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
+run_pytest -n "$WORKERS" -m "sandbox and not quiet" "$@"
 run_pytest -m quiet "$@"

@@ -31,12 +31,13 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """Every sandbox test on the shared Docker engine is ``quiet`` (the hostile battery counts the engine's
-    sandbox containers, the speed checks time the reference): scripts/test.sh runs them alone, after the
-    parallel run. The deploy smoke brings up its own Compose project and counts only that, so it runs in parallel."""
+    """Every test that runs code in the Docker sandbox image is also ``sandbox``: scripts/test.sh runs these
+    once the image it builds in the background is there, after the parallel run. Those that time a run, or
+    sweep every worker's containers, are marked ``quiet`` where they are written, and run alone after that.
+    The deploy smoke builds what it needs itself and runs in the parallel run."""
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
-            item.add_marker(pytest.mark.quiet)
+            item.add_marker(pytest.mark.sandbox)
 
 
 def pytest_sessionfinish(session):

@@ -25,7 +25,7 @@ from django.conf import settings
 from content.labs import lab_folder_get
 from labs.grading import grade, warm
 from labs.grading.build import job_kind
-from sandbox.docker_backend import OWNER_LABEL, DockerBackend, owner
+from sandbox.docker_backend import OWNER_LABEL, RUN_LABEL, DockerBackend, owner, run_id
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -133,13 +133,14 @@ def run(lab, code: str):
 
 def assert_host_unharmed(engine):
     """No container this worker started is left but the warm ones waiting for the next job (none of which has
-    had a job). Containers of other workers on the engine (a deploy smoke's) are theirs to remove."""
+    had a job). Containers of other workers on the engine (a deploy smoke's, another pytest process's: each
+    process is a run of its own) are theirs to remove."""
     pool = BACKEND[0].pool
     deadline = time.monotonic() + 60
     while any(pool.starting.values()) and time.monotonic() < deadline:
         time.sleep(0.2)  # a refill still starting: wait until it is up and counted as waiting
     waiting = {sandbox.container.id for kind in pool.ready.values() for sandbox in kind}
-    ours = engine.containers.list(all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={owner()}"]})
+    ours = engine.containers.list(all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={owner()}", f"{RUN_LABEL}={run_id()}"]})
     assert [c.id for c in ours if c.id not in waiting] == []
 
 
@@ -250,7 +251,10 @@ ATTACKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(ATTACKS))
+TIMED = {"monkeypatch the timer"}  # its speedup is asserted: it runs with the machine to itself
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.quiet) if n in TIMED else n for n in ATTACKS])
 def test_attack_gets_its_verdict_and_leaves_the_host_unharmed(lab, engine, name):
     code, verdicts, words = ATTACKS[name]
     report = run(lab, code)
@@ -266,6 +270,7 @@ def test_attack_gets_its_verdict_and_leaves_the_host_unharmed(lab, engine, name)
         assert report.correct and report.score >= 80
 
 
+@pytest.mark.quiet  # compared with the honest solution's speedup
 def test_precomputing_from_whatever_it_can_read_gains_nothing(lab, engine, honest):
     """The attack that beat the old protocol: read every input it can find before the clock starts and
     answer from a stash. It looks where the job folder was, then everywhere else (the scratch space,
@@ -312,6 +317,7 @@ for path in paths:
     assert_host_unharmed(engine)
 
 
+@pytest.mark.quiet  # compared with the honest solution's speedup
 def test_hooking_the_harness_loader_moves_no_work_out_of_the_clock(lab, engine, honest):
     """Reached by strings, past the static hints: wrap the harness's own input loader (and torch.load,
     which the old protocol used) to encode each input the moment it arrives, before the call "starts".
@@ -338,6 +344,7 @@ torch.load = lambda *a, **k: eager(real_load(*a, **k))
     assert_host_unharmed(engine)
 
 
+@pytest.mark.quiet  # compared with the honest solution's speedup
 def test_forging_a_result_on_the_containers_stdout_is_refused(lab, engine, honest):
     """The harness's result goes out on the container's stdout. A child that could write there (PID 1's
     or its parent's descriptor) could forge timings; it runs under another uid, so it cannot."""

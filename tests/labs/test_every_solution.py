@@ -62,6 +62,7 @@ def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path
 
 @pytest.mark.docker
 @pytest.mark.slow
+@pytest.mark.quiet  # its speedup must come out measured
 @pytest.mark.parametrize("slug", LABS)
 def test_one_correct_solution_per_lab_is_accepted_in_docker(slug):
     path = sorted((labs_root() / slug / "solutions/correct").glob("*.py"))[0]

@@ -16,7 +16,7 @@ from sandbox.docker_backend import LABEL, OWNER_LABEL, RUN_LABEL, DockerBackend
 from sandbox.job import Job, Limits
 from tests.sandbox.test_image import IMAGE
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.quiet]  # a sweep acts on every worker's containers on the engine
 
 
 def remove_all(*containers) -> None:
