@@ -37,6 +37,7 @@ fi
 # Docker that time nothing (the hostile battery's verdicts, the image's own checks), one worker per core:
 # they mostly wait, on container starts and time limits. Then the `quiet` tests alone, on SQLite (the runs
 # that assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
+WORKERS="${TEST_WORKERS:-auto}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
 pg_pid=""
 if [ -n "$PG_URL" ]; then
