@@ -144,7 +144,14 @@ def key_number(text_or_number, params: dict) -> float:
         raise ValueError("a number is needed")
     if isinstance(text_or_number, int | float):
         return float(text_or_number)
-    tree = parse(str(text_or_number), Env(constants=_constants(params)))
+    return _key_value(str(text_or_number), tuple(sorted(_constants(params).items())))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_value(text: str, constants: tuple) -> float:
+    """A key's value for one parameter set, kept: checking content evaluates every key for each of its
+    parameter sets (tens of thousands of parses for the bank), and grading evaluates the same ones again."""
+    tree = parse(text, Env(constants=dict(constants)))
     return float(eq.AR50.real(evaluate(compile_tree(tree, eq.AR50), {})))
 
 
