@@ -40,6 +40,10 @@ else
     fail "neither 'docker compose' nor 'docker-compose' is installed (Debian: apt-get install -y docker-compose)"
 fi
 compose() { "${compose_cmd[@]}" --project-name "$PROJECT" --env-file "$ENV_FILE" -f deploy/compose.yaml "$@"; }
+# The containers of the project, or of one of its services, stopped ones too: what `compose ps -q [SERVICE]`
+# lists, read from the labels compose sets. The waits below poll this every few seconds, and each
+# docker-compose 1.29 call costs about 0.4 s of CPU (its Python starting), against 0.02 s for docker ps.
+ids() { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" ${1:+--filter "label=com.docker.compose.service=$1"}; }
 [[ -x .venv/bin/quantprep ]] || fail "no .venv/bin/quantprep: run make setup first"
 docker info >/dev/null 2>&1 || fail "no Docker engine answers (start dockerd)"
 
@@ -61,7 +65,7 @@ left_detail() { # what is left, one container per line: name, status, the worker
 }
 remember_workers() {
     local id
-    for id in $(compose ps -q worker); do WORKER_HOSTS+=("$(docker inspect -f '{{ .Config.Hostname }}' "$id")"); done
+    for id in $(ids worker); do WORKER_HOSTS+=("$(docker inspect -f '{{ .Config.Hostname }}' "$id")"); done
 }
 teardown() {
     local rc=$?
@@ -131,11 +135,11 @@ wait_healthy() { # wait_healthy SECONDS SERVICE...: every container of each serv
     while :; do
         pending=()
         for service in "$@"; do
-            for id in $(compose ps -q "$service"); do
+            for id in $(ids "$service"); do
                 state=$(health "$id")
                 [[ "$state" == healthy ]] || pending+=("$service:$state")
             done
-            [[ -n "$(compose ps -q "$service")" ]] || pending+=("$service:absent")
+            [[ -n "$(ids "$service")" ]] || pending+=("$service:absent")
         done
         ((${#pending[@]} == 0)) && return 0
         ((SECONDS < deadline)) || fail "not healthy after $2 s: ${pending[*]}"
@@ -143,7 +147,7 @@ wait_healthy() { # wait_healthy SECONDS SERVICE...: every container of each serv
     done
 }
 wait_healthy 300 db redis web worker beat
-migrate_id=$(compose ps -q migrate)
+migrate_id=$(ids migrate)
 [[ "$(docker inspect -f '{{ .State.ExitCode }}' "$migrate_id")" == 0 ]] || fail "the one-shot migrate did not exit 0"
 say "healthy: db, redis, web (gunicorn), worker, beat; migrate exited 0"
 
@@ -166,7 +170,7 @@ print(s["id"])
 PY
 }
 graded_by() { # graded_by SUBMISSION_ID: the worker containers whose log shows that submission graded
-    for id in $(compose ps -q worker); do
+    for id in $(ids worker); do
         # grep reads to the end (no -q): with pipefail, a grep that quits early fails docker logs with SIGPIPE
         if docker logs "$id" 2>&1 | grep -F "submission $1 graded:" >/dev/null; then
             docker inspect -f '{{ .Name }}' "$id" | tr -d /
@@ -184,7 +188,7 @@ say "submission $first ($LAB) accepted in ${first_s} s, graded by $first_by"
 say "scaling to two workers, then stopping the first"
 compose up -d --no-recreate --scale worker=2 worker 2>&1 | sed 's/^/  /'
 wait_healthy 180 worker
-[[ "$(compose ps -q worker | wc -l)" == 2 ]] || fail "expected two worker containers"
+[[ "$(ids worker | wc -l)" == 2 ]] || fail "expected two worker containers"
 remember_workers
 docker stop -t 30 "$first_by" >/dev/null
 started=$EPOCHREALTIME
@@ -200,10 +204,10 @@ say "submission $second accepted in ${second_s} s, graded by $second_by (the sec
 # remove its warm sandboxes, so one that had to be killed fails the smoke, saying so.
 started=$EPOCHREALTIME
 compose stop --timeout 60 >/dev/null 2>&1
-stopped=$(for id in $(compose ps -q); do docker inspect -f '{{ .Name }}={{ .State.ExitCode }}' "$id" | tr -d /; done | sort | tr '\n' ' ')
+stopped=$(for id in $(ids); do docker inspect -f '{{ .Name }}={{ .State.ExitCode }}' "$id" | tr -d /; done | sort | tr '\n' ' ')
 say "stopped in $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s; exit codes: $stopped"
 compose logs --no-color worker >"$WORK/workers.log" 2>&1 || true  # kept to say why, should anything be left
-for id in $(compose ps -q worker); do
+for id in $(ids worker); do
     [[ "$(docker inspect -f '{{ .State.ExitCode }}' "$id")" != 137 ]] ||
         fail "$(docker inspect -f '{{ .Name }}' "$id" | tr -d /) did not stop within 60 s and was killed"
 done
