@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the application image (${APP_IMAGE:-quantprep-app:latest}) from deploy/Dockerfile with no registry
-# and no network in the build: the wheels of pyproject.toml's dependencies are downloaded on this host
+# and no index in the build: the wheels of pyproject.toml's dependencies are downloaded on this host
 # (its pip configuration) into deploy/wheels/, the base image is ${APP_BASE_IMAGE:-quantprep-sandbox-base:bookworm}
-# (the debootstrap base `make sandbox-image` imports), and `docker build --network none` installs from the
-# wheels. Where a registry is reachable, `docker compose -f deploy/compose.yaml build` is the ordinary way.
+# (the debootstrap base `make sandbox-image` imports), and `docker build --network host` installs from the
+# wheels, which scripts/serve_wheels.py serves on 127.0.0.1 (PIP_NO_INDEX=1: pip reads nothing else).
+# Where a registry is reachable, `docker compose -f deploy/compose.yaml build` is the ordinary way.
 # Usage: deploy/build_image.sh   (from anywhere; needs a Docker engine, the base image and static/vendor)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,13 +45,21 @@ else
     say "wheels ready ($(du -sh "$WHEELS" | cut -f1))"
 fi
 
-say "docker build -f deploy/Dockerfile (base $BASE_IMAGE, network none) -> $IMAGE"
-docker build --network none -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg PIP_NO_INDEX=1 \
+port_file=$(mktemp)
+python3 scripts/serve_wheels.py "$WHEELS" >"$port_file" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
+port=$(cat "$port_file")
+rm -f "$port_file"
+[[ -n "$port" ]] || die "scripts/serve_wheels.py did not start"
+say "docker build -f deploy/Dockerfile (base $BASE_IMAGE, the wheels from 127.0.0.1:$port) -> $IMAGE"
+docker build --network host -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg PIP_NO_INDEX=1 \
+    --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" \
     -t "$IMAGE" . 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
-    -e '^ *$' -e '^Step [0-9]' -e '^ ---> ' -e '^Removing intermediate' -e '^Processing /wheels/' || true
+    -e '^ *$' -e '^Step [0-9]' -e '^ ---> ' -e '^Removing intermediate' -e '^Looking in links: http://127.0.0.1' -e '^Collecting ' -e '^  Downloading http://127.0.0.1:' || true
 docker image inspect "$IMAGE" >/dev/null 2>&1 || die "docker build failed (see above)"
-# The build stage and the images this build replaced are left dangling: drop ours (only dangling ones).
-docker image prune -f --filter "label=org.quantprep.image=app-build" >/dev/null || true
+# The images this build replaced are left dangling: drop ours (only dangling ones).
 docker image prune -f --filter "label=org.quantprep.image=app" >/dev/null || true
 say "built $IMAGE ($(docker image inspect -f '{{ .Size }}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'))"

@@ -5,12 +5,14 @@
 #   1. rootfs  debootstrap --variant=minbase --include=python3,python3-venv,tini bookworm -> sandbox/images/rootfs/
 #   2. base    tar | docker import               -> ${SANDBOX_BASE_IMAGE:-quantprep-sandbox-base:bookworm}
 #   3. wheels  pip download -r requirements.txt  -> sandbox/images/wheels/ (the build context)
-#   4. image   docker build --network none -f Dockerfile.cpu sandbox/images/wheels
+#   4. image   docker build --network host -f Dockerfile.cpu sandbox/images/wheels, pip reading the wheels
+#              from scripts/serve_wheels.py on 127.0.0.1 (the context is requirements.txt alone)
 #
 # Every step is skipped when its output is already there for the same inputs; when the image carries the
 # hash of all inputs (label org.quantprep.sandbox.inputs) the script says so and exits at once.
-# Usage: build_cpu.sh [--force | --print-hash]
+# Usage: build_cpu.sh [--force | --base-only | --print-hash]
 #   --force       rebuild the image even if it is up to date (the rootfs, base and wheels are still reused)
+#   --base-only   steps 1 and 2 only (make test runs them while it sets up the venv the wheels step needs)
 #   --print-hash  print the input hash the image should carry and exit (needs no Docker)
 # Environment: SANDBOX_IMAGE, SANDBOX_BASE_IMAGE, DEBIAN_MIRROR (default: the one apt uses here),
 #   PYTHON (the interpreter whose pip downloads the wheels; default: the repo's .venv, else python3),
@@ -41,8 +43,10 @@ die() {
     printf 'sandbox-image: ERROR: %s\n' "$*" >&2
     exit 1
 }
+WHEEL_SERVER=""
 on_exit() {
     local rc=$?
+    [[ -z "$WHEEL_SERVER" ]] || kill "$WHEEL_SERVER" 2>/dev/null || true
     if ((rc != 0)); then printf 'sandbox-image: FAILED (exit %d) after %ss\n' "$rc" "$(elapsed)" >&2; fi
 }
 trap on_exit EXIT
@@ -73,8 +77,9 @@ inputs_hash() { { base_hash; wheels_hash; cat "$DOCKERFILE"; } | sha; }
 case "${1:-}" in
     --print-hash) inputs_hash; exit 0 ;;
     --force) FORCE=1 ;;
+    --base-only) FORCE=0 BASE_ONLY=1 ;;
     "") FORCE=0 ;;
-    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --print-hash])" ;;
+    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --base-only | --print-hash])" ;;
 esac
 
 # One build at a time: make test builds in the background while the deploy smoke may start this too; the
@@ -163,6 +168,11 @@ else
         docker import --change "LABEL $LABEL_BASE=$BASE_HASH" --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
 fi
 
+if ((${BASE_ONLY:-0})); then
+    say "base image $BASE_IMAGE ready (--base-only). Total: $(elapsed)s"
+    exit 0
+fi
+
 # --- 3. wheels (the build context) -------------------------------------------------------------------------
 WHEELS_HASH=$(wheels_hash)
 if [[ -f "$WHEELS_OK" && "$(cat "$WHEELS_OK")" == "$WHEELS_HASH" ]]; then
@@ -196,16 +206,27 @@ else
 fi
 
 # --- 4. the image -------------------------------------------------------------------------------------------
-say "docker build -f Dockerfile.cpu (context: $WHEELS, network none)"
-docker build --force-rm --network none -f "$DOCKERFILE" \
+# The wheels go to pip over the host's loopback, not through the context: they reach no layer (see the
+# Dockerfile). pip in the build reads only that address (--no-index).
+printf '*.whl\n.complete\n' >"$WHEELS/.dockerignore"
+port_file=$(mktemp)
+"${PYTHON:-python3}" "$REPO/scripts/serve_wheels.py" "$WHEELS" >"$port_file" &
+WHEEL_SERVER=$!
+for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
+port=$(cat "$port_file")
+rm -f "$port_file"
+[[ -n "$port" ]] || die "scripts/serve_wheels.py did not start"
+say "docker build -f Dockerfile.cpu (context: $WHEELS minus the wheels; pip reads them from 127.0.0.1:$port)"
+docker build --force-rm --network host -f "$DOCKERFILE" --build-arg "WHEELS_URL=http://127.0.0.1:$port/" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "INPUTS_HASH=$HASH" \
     -t "$IMAGE" "$WHEELS" 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' || true
+kill "$WHEEL_SERVER" 2>/dev/null || true
+WHEEL_SERVER=""
 [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" ]] || die "docker build failed (see above)"
 
-# The build stage and images replaced by this build are left dangling: drop ours (only dangling ones).
-docker image prune -f --filter "label=org.quantprep.sandbox.stage=build" >/dev/null || true
+# The images this build replaced are left dangling: drop ours (only dangling ones).
 docker image prune -f --filter "label=org.quantprep.sandbox=cpu" >/dev/null || true
 
 say "smoke test: import torch, numpy as 65534 with no network"
