@@ -23,7 +23,7 @@ frontend:
 run: setup frontend
 	bash scripts/run.sh
 
-test: setup frontend
+test:  # scripts/test.sh runs make setup frontend itself, beside the first steps of the sandbox image
 	bash scripts/test.sh
 
 lint: setup
