@@ -4,6 +4,11 @@
 # answers for the quantprep role).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Python writes its compiled modules (and pytest its rewritten test modules) into __pycache__ (ignored by
+# git): where PYTHONDONTWRITEBYTECODE is set, as on this machine, each of the suite's pytest processes
+# compiled the project and rewrote every test module again (5 s of CPU each), and each server and worker
+# it starts compiled the project.
+unset PYTHONDONTWRITEBYTECODE
 
 # The sandbox image (idempotent: a no-op when it is up to date) builds in the background while the tests
 # that share the machine run: none of them needs it but the deploy smoke and the PostgreSQL pass, whose own
