@@ -23,7 +23,7 @@ frontend:
 run: setup frontend
 	bash scripts/run.sh
 
-test:  # scripts/test.sh runs make setup frontend itself, beside the first steps of the sandbox image
+test: setup frontend
 	bash scripts/test.sh
 
 lint: setup

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: the venv and the front end (make setup frontend), then the whole suite on SQLite, and the
-# database tests again on PostgreSQL when one is available (TEST_POSTGRES_URL, or a local server that
-# answers for the quantprep role).
+# `make test`: the whole suite on SQLite, and the database tests again on PostgreSQL when one is available
+# (TEST_POSTGRES_URL, or a local server that answers for the quantprep role).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Python writes its compiled modules (and pytest its rewritten test modules) into __pycache__ (ignored by
@@ -12,31 +11,22 @@ unset PYTHONDONTWRITEBYTECODE
 
 # The sandbox image (idempotent: a no-op when it is up to date) builds in the background while the tests
 # that share the machine run: none of them needs it but the deploy smoke and the PostgreSQL pass, whose own
-# calls of build_cpu.sh wait for this one (it holds a lock). The quiet tests run in it, after. Its first
-# steps (debootstrap, the base image) already run while make sets up the venv, which leaves a core idle;
-# the wheels step needs the venv's pip, so the rest waits for the setup.
-setup_done="$(mktemp -u)"
+# calls of build_cpu.sh wait for this one (it holds a lock). The quiet tests run in it, after.
 image_pid=""
 if docker info >/dev/null 2>&1; then
   image_log="$(mktemp)"
-  (
-    bash sandbox/images/build_cpu.sh --base-only
-    while [ ! -e "$setup_done" ]; do kill -0 $$ 2>/dev/null || exit 1; sleep 1; done
-    bash sandbox/images/build_cpu.sh
-  ) >"$image_log" 2>&1 &
+  bash sandbox/images/build_cpu.sh >"$image_log" 2>&1 &
   image_pid=$!
 else
   echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
 fi
-"${MAKE:-make}" --no-print-directory setup frontend
-touch "$setup_done"
 image_built() {
   [ -n "$image_pid" ] || return 0
   local rc=0
   wait "$image_pid" || rc=$?
   image_pid=""
   cat "$image_log"
-  rm -f "$image_log" "$setup_done"
+  rm -f "$image_log"
   return "$rc"
 }
 
