@@ -10,9 +10,8 @@
 #
 # Every step is skipped when its output is already there for the same inputs; when the image carries the
 # hash of all inputs (label org.quantprep.sandbox.inputs) the script says so and exits at once.
-# Usage: build_cpu.sh [--force | --base-only | --print-hash]
+# Usage: build_cpu.sh [--force | --print-hash]
 #   --force       rebuild the image even if it is up to date (the rootfs, base and wheels are still reused)
-#   --base-only   steps 1 and 2 only (make test runs them while it sets up the venv the wheels step needs)
 #   --print-hash  print the input hash the image should carry and exit (needs no Docker)
 # Environment: SANDBOX_IMAGE, SANDBOX_BASE_IMAGE, DEBIAN_MIRROR (default: the one apt uses here),
 #   PYTHON (the interpreter whose pip downloads the wheels; default: the repo's .venv, else python3),
@@ -77,9 +76,8 @@ inputs_hash() { { base_hash; wheels_hash; cat "$DOCKERFILE"; } | sha; }
 case "${1:-}" in
     --print-hash) inputs_hash; exit 0 ;;
     --force) FORCE=1 ;;
-    --base-only) FORCE=0 BASE_ONLY=1 ;;
     "") FORCE=0 ;;
-    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --base-only | --print-hash])" ;;
+    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --print-hash])" ;;
 esac
 
 # One build at a time: make test builds in the background while the deploy smoke may start this too; the
@@ -166,11 +164,6 @@ else
     say "docker import -> $BASE_IMAGE"
     tar -C "$ROOTFS" --numeric-owner -c . |
         docker import --change "LABEL $LABEL_BASE=$BASE_HASH" --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
-fi
-
-if ((${BASE_ONLY:-0})); then
-    say "base image $BASE_IMAGE ready (--base-only). Total: $(elapsed)s"
-    exit 0
 fi
 
 # --- 3. wheels (the build context) -------------------------------------------------------------------------
