@@ -40,7 +40,8 @@ fi
 # ones and the quiet ones: a speedup asserted beside the shared run once came out unmeasured) once the
 # image is there: the shared run leaves CPU idle, in waits. Then, the image built, the sandbox runs in
 # Docker that time nothing (the hostile battery's verdicts, the image's own checks), one worker per core:
-# they mostly wait, on container starts and time limits. Then the `quiet` tests alone, on SQLite (the runs
+# they mostly wait, on container starts and time limits, so the `heavy` runs (long, on one core, timing
+# nothing: the slow solutions' verdicts) go with them. Then the `quiet` tests alone, on SQLite (the runs
 # that assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
 WORKERS="${TEST_WORKERS:-auto}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
@@ -56,7 +57,7 @@ else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
 shared_rc=0
-run_pytest -n "$WORKERS" -m "not quiet and not sandbox" "$@" || shared_rc=$?
+run_pytest -n "$WORKERS" -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?
@@ -67,5 +68,5 @@ fi
 image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
-run_pytest -n "$WORKERS" -m "sandbox and not quiet" "$@"
+run_pytest -n "$WORKERS" -m "(sandbox or heavy) and not quiet" "$@"
 run_pytest -m quiet "$@"

@@ -54,6 +54,7 @@ def test_wrong_solutions_get_their_verdict_and_feedback(slug, path, warm_local_b
 # and KIVI's was timed at 80 times slower (2026-12-06), so the reference's timing would have to come out 4
 # times too slow beside its calls to give one speed points. Their tests take under 12 s of the labs' 60.
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("slug, path", solutions("slow"))
 def test_a_correct_but_slow_solution_is_accepted_with_no_speed_points(slug, path, warm_local_backend):
     lab = lab_folder_get(slug)
