@@ -3,7 +3,7 @@
 # and no index in the build: the wheels of pyproject.toml's dependencies are downloaded on this host
 # (its pip configuration) into deploy/wheels/, the base image is ${APP_BASE_IMAGE:-quantprep-sandbox-base:bookworm}
 # (the debootstrap base `make sandbox-image` imports), and `docker build --network host` installs from the
-# wheels, which scripts/serve_wheels.py serves on 127.0.0.1 (PIP_NO_INDEX=1: pip reads nothing else).
+# wheels, which scripts/serve_wheels.py serves on 127.0.0.1 (WHEELS_URL; PIP_NO_INDEX=1: pip reads nothing else).
 # Where a registry is reachable, `docker compose -f deploy/compose.yaml build` is the ordinary way.
 # Usage: deploy/build_image.sh   (from anywhere; needs a Docker engine, the base image and static/vendor)
 set -euo pipefail
@@ -45,17 +45,9 @@ else
     say "wheels ready ($(du -sh "$WHEELS" | cut -f1))"
 fi
 
-port_file=$(mktemp)
-python3 scripts/serve_wheels.py "$WHEELS" >"$port_file" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
-port=$(cat "$port_file")
-rm -f "$port_file"
-[[ -n "$port" ]] || die "scripts/serve_wheels.py did not start"
-say "docker build -f deploy/Dockerfile (base $BASE_IMAGE, the wheels from 127.0.0.1:$port) -> $IMAGE"
-docker build --network host -f deploy/Dockerfile --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg PIP_NO_INDEX=1 \
-    --build-arg "PIP_FIND_LINKS=http://127.0.0.1:$port/" \
+say "docker build -f deploy/Dockerfile (base $BASE_IMAGE, the wheels from 127.0.0.1) -> $IMAGE"
+python3 scripts/serve_wheels.py "$WHEELS" docker build --network host -f deploy/Dockerfile \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg PIP_NO_INDEX=1 --build-arg WHEELS_URL \
     -t "$IMAGE" . 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' -e '^Step [0-9]' -e '^ ---> ' -e '^Removing intermediate' -e '^Looking in links: http://127.0.0.1' -e '^Collecting ' -e '^  Downloading http://127.0.0.1:' || true

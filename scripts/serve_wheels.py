@@ -1,12 +1,16 @@
-"""Serves a folder of wheels on 127.0.0.1 at a free port for an offline ``docker build --network host``:
-prints the port, then serves until killed. pip reads it with ``--no-index --find-links http://127.0.0.1:PORT/``,
-so the wheels never enter the build context or an image layer (a COPY of them would, and copying the
-installed venv out of a build stage instead costs about 20 s of CPU per image).
-Usage: python3 scripts/serve_wheels.py FOLDER"""
+"""Runs a command (an offline ``docker build --network host``) while a folder of wheels is served on
+127.0.0.1 at a free port, the command seeing that address as WHEELS_URL (``--build-arg WHEELS_URL``
+passes it on), and exits with the command's status. pip in the build reads it with ``--no-index
+--find-links``, so the wheels never enter the build context or an image layer (a COPY of them would, and
+copying the installed venv out of a build stage instead costs about 20 s of CPU per image).
+Usage: python3 scripts/serve_wheels.py FOLDER COMMAND [ARG...]"""
 
 import functools
 import http.server
+import os
+import subprocess
 import sys
+import threading
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -14,12 +18,18 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def main() -> None:
-    handler = functools.partial(QuietHandler, directory=sys.argv[1])
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+def main() -> int:
+    if len(sys.argv) < 3:
+        sys.exit(__doc__.rsplit("\n", 1)[-1])
+    folder, command = sys.argv[1], sys.argv[2:]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        return subprocess.run(command, env={**os.environ, "WHEELS_URL": url}).returncode
+    finally:
+        server.shutdown()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

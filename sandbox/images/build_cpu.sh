@@ -42,10 +42,8 @@ die() {
     printf 'sandbox-image: ERROR: %s\n' "$*" >&2
     exit 1
 }
-WHEEL_SERVER=""
 on_exit() {
     local rc=$?
-    [[ -z "$WHEEL_SERVER" ]] || kill "$WHEEL_SERVER" 2>/dev/null || true
     if ((rc != 0)); then printf 'sandbox-image: FAILED (exit %d) after %ss\n' "$rc" "$(elapsed)" >&2; fi
 }
 trap on_exit EXIT
@@ -202,21 +200,12 @@ fi
 # The wheels go to pip over the host's loopback, not through the context: they reach no layer (see the
 # Dockerfile). pip in the build reads only that address (--no-index).
 printf '*.whl\n.complete\n' >"$WHEELS/.dockerignore"
-port_file=$(mktemp)
-"${PYTHON:-python3}" "$REPO/scripts/serve_wheels.py" "$WHEELS" >"$port_file" &
-WHEEL_SERVER=$!
-for _ in $(seq 100); do [[ -s "$port_file" ]] && break; sleep 0.1; done
-port=$(cat "$port_file")
-rm -f "$port_file"
-[[ -n "$port" ]] || die "scripts/serve_wheels.py did not start"
-say "docker build -f Dockerfile.cpu (context: $WHEELS minus the wheels; pip reads them from 127.0.0.1:$port)"
-docker build --force-rm --network host -f "$DOCKERFILE" --build-arg "WHEELS_URL=http://127.0.0.1:$port/" \
+say "docker build -f Dockerfile.cpu (context: $WHEELS minus the wheels; pip reads them from 127.0.0.1)"
+python3 "$REPO/scripts/serve_wheels.py" "$WHEELS" docker build --force-rm --network host -f "$DOCKERFILE" --build-arg WHEELS_URL \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "INPUTS_HASH=$HASH" \
     -t "$IMAGE" "$WHEELS" 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' || true
-kill "$WHEEL_SERVER" 2>/dev/null || true
-WHEEL_SERVER=""
 [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" ]] || die "docker build failed (see above)"
 
 # The images this build replaced are left dangling: drop ours (only dangling ones).
