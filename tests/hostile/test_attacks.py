@@ -163,6 +163,68 @@ def encode_e4m3(x):
     return _encode(x)
 '''
 
+# The child's end of its socket to the parent, found as an attacker finds it: the process's one socket.
+SOCKET = """import json, os, socket, stat
+
+
+def _socket():
+    for fd in range(64):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                return socket.socket(fileno=fd)
+        except OSError:
+            pass
+
+
+s = _socket()
+"""
+
+# The job (with the calls whose outputs are checked, in secret) as the parent reads it, looked for in the
+# child's own memory, in whatever its descriptors hold, and on its stdin.
+JOB_SEARCH = """import os, stat
+_open = getattr(os, 'op' + 'en')
+HEAD, TAIL = b'"checked": {"ran', b'dom-1M": ['  # never whole in this code
+
+
+def _found() -> list:
+    found = []
+    for fd in sorted(int(n) for n in os.listdir('/proc/self/fd')):
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue  # the listing's own
+        if fd > 2 and not stat.S_ISSOCK(mode):
+            found.append(f'descriptor {fd}')
+    if os.read(0, 1 << 16):
+        found.append('stdin')
+    maps = _open('/proc/self/maps', os.O_RDONLY)
+    text = b''
+    while chunk := os.read(maps, 1 << 16):
+        text += chunk
+    os.close(maps)
+    mem = _open('/proc/self/mem', os.O_RDONLY)
+    for line in text.decode().splitlines():
+        field = line.split()
+        if field[1][:2] != 'rw' or (len(field) > 5 and not field[5].startswith('[')):
+            continue  # the anonymous, writable memory: the heap and what the allocators map
+        lo, hi = (int(x, 16) for x in field[0].split('-'))
+        try:
+            data = os.pread(mem, hi - lo, lo)
+        except OSError:
+            continue
+        at = data.find(HEAD)
+        while at >= 0:
+            if data[at + len(HEAD):at + len(HEAD) + len(TAIL)] == TAIL:
+                found.append(f'memory at {lo + at:#x}')
+            at = data.find(HEAD, at + 1)
+    os.close(mem)
+    return found
+
+
+if _found():
+    raise RuntimeError('the job is readable: ' + ', '.join(_found()))
+"""
+
 ATTACKS = {
     # --- the sandbox's own limits ----------------------------------------------------------------------
     "fork bomb": (with_correct("import os\nwhile True:\n    os.fork()\n"), {"runtime_error", "time_limit"}, None),
@@ -224,22 +286,24 @@ ATTACKS = {
     "monkeypatch the timer": (
         with_correct("import time\ntime.perf_counter = lambda: 0.0\ntime.monotonic = lambda: 0.0\n",
                      "    time.sleep(0.05)\n"), {"accepted"}, None),
+    "search its memory and descriptors for the job": (  # the parent reads it; no child ever holds it
+        with_correct(JOB_SEARCH), {"accepted"}, None),
     "forge protocol messages": (
-        with_correct("import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
-                     "s.send(json.dumps({'op': 'ready'}).encode())\n"
+        with_correct(SOCKET
+                     + "s.send(json.dumps({'op': 'ready'}).encode())\n"
                      "s.send(json.dumps({'op': 'done', 'call': 6, 'elapsed': 1e-9, 'name': 'random-1M'}).encode())\n"),
         {"runtime_error"}, "broke the grading protocol"),
     "crash the relay with a progress message": (
-        with_correct("import json, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
-                     "s.send(json.dumps({'op': 'progress', 'role': 'submission', 'stage': 'x', 'clock': 'ready'}).encode())\n"),
+        with_correct(SOCKET
+                     + "s.send(json.dumps({'op': 'progress', 'role': 'submission', 'stage': 'x', 'clock': 'ready'}).encode())\n"),
         {"runtime_error"}, "broke the grading protocol"),
     "flood the socket": (
-        with_correct("import os, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
-                     "s.send(b'\\xff' * (128 << 10))\n"),
+        with_correct(SOCKET
+                     + "s.send(b'\\xff' * (128 << 10))\n"),
         {"runtime_error"}, "broke the grading protocol"),
     "hand over descriptors it should not": (
-        with_correct("import json, os, socket, sys\ns = socket.socket(fileno=int(sys.argv[-1]))\n"
-                     "fd = getattr(os, 'op' + 'en')('/etc/passwd', 0)\n"
+        with_correct(SOCKET
+                     + "fd = getattr(os, 'op' + 'en')('/etc/passwd', 0)\n"
                      "socket.send_fds(s, [json.dumps({'op': 'ready'}).encode()], [fd] * 3)\n"),
         {"runtime_error"}, "broke the grading protocol"),
     "answer 'done' with a pipe instead of the outputs": (
