@@ -221,8 +221,9 @@ def _found() -> list:
     return found
 
 
-if _found():
-    raise RuntimeError('the job is readable: ' + ', '.join(_found()))
+FOUND = _found()
+if FOUND:
+    raise RuntimeError('the job is readable: ' + ', '.join(FOUND))
 """
 
 ATTACKS = {
