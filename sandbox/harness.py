@@ -1,4 +1,5 @@
-"""The harness: the only code of ours that runs inside the sandbox. Standard library; torch in the children.
+"""The harness: the only code of ours that runs inside the sandbox. Standard library, and torch, which the
+parent imports only to fork its children with it (it runs no torch code itself).
 
     worker ──stdin──▶ parent (trusted: root in the container, undumpable) ──socket──▶ child (its own uid)
     worker ◀─stdout── parent: the outputs the worker checks, then one result record
@@ -29,14 +30,16 @@ import signal
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-BOOTSTRAP = ("import sys;r=sys.stdin.buffer;s=r.read(int(r.readline()));"
+# Unbuffered: exactly the source's bytes are read, so no byte of the job that follows it is in this process's
+# memory when it forks the children.
+BOOTSTRAP = ("import os\nn=b''\nwhile not n.endswith(b'\\n'):n+=os.read(0,1) or os._exit(1)\ns=b''\n"
+             "while len(s)<int(n):s+=os.read(0,int(n)-len(s)) or os._exit(1)\n"
              "exec(compile(s,'harness.py','exec'),dict(__name__='__main__',HARNESS_SOURCE=s))")
 RECORD_HEADER_CAP = 1 << 20
 MESSAGE_CAP = 64 * 1024  # one message from a child; its tracebacks are cut to fit
@@ -249,20 +252,29 @@ class CallTimeout(Exception):
 
 
 class Child:
-    """One child process and the parent's end of its socket. Every message is a JSON object of at most
+    """One child process, forked from the parent before the job is read (torch already imported, nothing of
+    the job in memory), and the parent's end of its socket. Every message is a JSON object of at most
     MESSAGE_CAP bytes; file descriptors come only with "done"."""
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: dict, uid: int | None):
+    def __init__(self, *, cwd: Path, env: dict, uid: int | None):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log_read, log_write = os.pipe()
-        ids = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
-        self.proc = subprocess.Popen([*argv, str(theirs.fileno())], stdin=subprocess.DEVNULL, stdout=log_write,
-                                     stderr=log_write, pass_fds=(theirs.fileno(),), cwd=cwd, env=env,
-                                     start_new_session=True, **ids)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            _become_child(theirs.fileno(), log_write, cwd=cwd, env=env, uid=uid)  # never returns
         theirs.close()
         os.close(log_write)
-        self.log = LogReader(log_read)
-        self.log.start()
+        self.returncode: int | None = None
+        self.log = LogReader(log_read)  # started once every child is forked: no thread runs across a fork
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def send(self, message: dict, fd: int | None = None) -> None:
         try:
@@ -278,7 +290,7 @@ class Child:
             ready, _, _ = select.select([self.sock], [], [], min(max(left, 0), 0.5))
             if ready:
                 break
-            if self.proc.poll() is not None:
+            if self.poll() is not None:
                 break  # exited: the read below sees the end of the socket
             if left <= 0:
                 raise CallTimeout
@@ -315,15 +327,18 @@ class Child:
         return fds[0] if with_fd else None
 
     def end(self) -> int:
-        """Kill the child's whole session (nothing it started may outlive it) and reap it."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # PermissionError: misconfigured, never waited on
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
+        """Kill the child and its whole session (nothing it started may outlive it) and reap it. The child
+        itself first: one just forked may not have made its session yet, and then no group has its id."""
+        for kill in (os.kill, os.killpg):
+            try:
+                kill(self.pid, signal.SIGKILL)  # PermissionError: misconfigured, never waited on
+            except ProcessLookupError:
+                pass
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         self.sock.close()
         self.log.join(timeout=2)
-        return self.proc.returncode
+        return self.returncode
 
 
 class ChildError(Exception):
@@ -370,9 +385,9 @@ def progress(**fields) -> None:
 class Parent:
     """Runs the reference, then the submission, on inputs read from stdin one call at a time.
 
-    The submission's child is started before the job is read, so that it imports torch while the job is
-    on its way, or while a warm sandbox waits for one (sandbox.pool); it learns its job, and runs no line
-    of anyone's code, only once the job's files are in place."""
+    Both children are forked before the job is read, torch imported once, here, while the job is on its way
+    or while a warm sandbox waits for one (sandbox.pool): no child holds any of the job in its memory. A
+    child learns its job, and runs no line of anyone's code, only once the job's files are in place."""
 
     def __init__(self, stream, source: bytes):
         self.stream = stream
@@ -381,9 +396,10 @@ class Parent:
         uids = os.environ.get("QUANTPREP_SANDBOX_UIDS", "")
         self.uids = dict(zip(("reference", "submission"), map(int, uids.split(":")), strict=True)) if uids else {}
         (self.root / "job").mkdir(mode=0o755)
-        (self.root / "job" / "harness.py").write_bytes(source)
-        (self.root / "job" / "harness.py").chmod(0o644)
+        self.reference_child = self.start("reference")  # ended unused when the worker sends a recent timing
         self.submission_child = self.start("submission")
+        for child in (self.reference_child, self.submission_child):
+            child.log.start()
         self.job: dict = {}
 
     def read_job(self) -> None:
@@ -398,6 +414,7 @@ class Parent:
     def _read_job(self) -> tuple[dict, dict[str, bytes]]:
         found = read_record(self.stream)
         if found is None:  # a warm sandbox whose worker went away before giving it a job
+            self.reference_child.end()
             self.submission_child.end()
             raise SystemExit(0)
         header, size = found
@@ -434,7 +451,7 @@ class Parent:
         return fd
 
     def start(self, role: str) -> Child:
-        """A child under the role's uid, importing torch at once; ``brief`` then tells it its job."""
+        """A child under the role's uid; ``brief`` then tells it its job."""
         work = self.root / f"work-{role}"
         work.mkdir(mode=0o777)
         work.chmod(0o777)  # the child's own scratch space, whatever its uid
@@ -442,8 +459,7 @@ class Parent:
         for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES"):
             if name in os.environ:
                 env[name] = os.environ[name]
-        argv = [sys.executable, "-I", "-B", str(self.root / "job" / "harness.py"), "--child"]
-        return Child(argv, cwd=work, env=env, uid=self.uids.get(role))
+        return Child(cwd=work, env=env, uid=self.uids.get(role))
 
     def brief(self, child: Child, role: str) -> None:
         """What the child runs: sent once the job's files are written (a path on sys.path before its
@@ -511,7 +527,7 @@ class Parent:
         kept: dict[tuple[str, int], int] = {}
         where = None
         try:
-            child.expect("started", started + STARTUP_S)  # it was started with the reference's child
+            child.expect("started", started + STARTUP_S)
         except (ChildError, ProtocolError, CallTimeout, EOFError) as exc:  # ours: no submission code ran yet
             child.end()
             return {"status": "not_run", "error": f"the submission's process did not start: {_describe(exc)}",
@@ -578,12 +594,13 @@ class Parent:
         cached = self.job.get("reference_calls")
         reference: dict = {"status": "ok", "error": "", "calls": cached or {}, "cached": bool(cached)}
         bench: dict[tuple[str, int], int] = {}
-        submission_child = self.submission_child
+        submission_child, child = self.submission_child, self.reference_child
         if cases and not cached:  # the worker has no recent timing of the reference for these sizes
-            child = self.start("reference")
             self.brief(child, "reference")
+        else:
+            child.end()
         # The submission's child waits for "import" before it runs a line of the submission, which it gets
-        # after the reference is done; it has been importing torch since the harness started.
+        # after the reference is done; it was forked, torch imported, before the job was read.
         self.brief(submission_child, "submission")
         if cases:
             bench = {(case, call): self.next_input("bench", case, call) for case in cases for call in range(calls)}
@@ -622,13 +639,52 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
-def _not_dumpable() -> None:
-    """PR_SET_DUMPABLE 0: no process can ptrace this one or open its /proc files (fds, memory, environ)."""
+def _become_child(sock_fd: int, log_fd: int, *, cwd: Path, env: dict, uid: int | None) -> None:
+    """In a just-forked child: what a fresh process of its own would have (a session, the role's uid and no
+    capability, only its socket and its log, the job's environment), then ``child``; it never returns into
+    the parent's code. The first victim of the out-of-memory killer, not the parent."""
+    code = 1
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd, target in ((null, 0), (log_fd, 1), (log_fd, 2), (sock_fd, 3)):
+            os.dup2(fd, target)
+        os.closerange(4, os.sysconf("SC_OPEN_MAX"))
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        _set_dumpable(1)  # as after an exec: its own uid may inspect it (the parent stays undumpable)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        code = child(3) or 0
+    except SystemExit as exc:  # the submission's sys.exit(), as a process of its own would exit with it
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - an error of ours before or after the child's own reporting
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001, S110 - a closed or broken stream: nothing more to say
+                pass
+        os._exit(code)
+
+
+def _set_dumpable(value: int) -> None:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+    if libc.prctl(4, value, 0, 0, 0) != 0:  # PR_SET_DUMPABLE
+        raise OSError(ctypes.get_errno(), f"prctl(PR_SET_DUMPABLE, {value}) failed")
+
+
+def _not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: no process can ptrace this one or open its /proc files (fds, memory, environ)."""
+    _set_dumpable(0)
 
 
 # ------------------------------------------------------------------------------------------ the children
@@ -665,6 +721,7 @@ def child(sock_fd: int) -> None:
 
     import torch
 
+    torch.set_num_threads(max(int(os.environ.get("OMP_NUM_THREADS", "1")), 1))  # OpenMP read the parent's at import
     DTYPES()  # every dtype's name, before a lab hides some of them from torch
     message, fds, _, _ = socket.recv_fds(sock, MESSAGE_CAP, 1)  # the parent's "job", once its files are written
     if not message or fds or json.loads(message).get("op") != "job":
@@ -738,10 +795,10 @@ def _traceback() -> str:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
-        child(int(sys.argv[2]))
-        return
     _not_dumpable()
+    sys.dont_write_bytecode = True  # as root in the sandbox: nothing of ours is written beside the modules
+    import torch  # noqa: F401 - once, for both children, which are forked with it
+
     parent = Parent(sys.stdin.buffer, globals()["HARNESS_SOURCE"])
     parent.read_job()
     parent.run()

@@ -1,10 +1,10 @@
-"""The ``local`` backend: a subprocess with rlimits, in a new network namespace where the kernel allows.
-It is NOT isolation (same filesystem, same user as the worker, and the harness's children share its uid):
-for a laptop demo, a machine without Docker, or a GPU check, and every page and log says so."""
+"""The ``local`` backend: a process with rlimits, in a new network namespace where the kernel allows, forked
+by this worker process's zygote (sandbox/zygote.py, which has imported torch). It is NOT isolation (same
+filesystem, same user as the worker, and the harness's children share its uid): for a laptop demo, a
+machine without Docker, or a GPU check, and every page and log says so."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import resource
@@ -17,36 +17,36 @@ import threading
 import time
 from pathlib import Path
 
+from sandbox import zygote
 from sandbox.job import Job, RunResult, stdin_feed
 from sandbox.pool import WarmBackend
 
 log = logging.getLogger("sandbox")
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
 
 
-def _unshare_network() -> None:
-    """Runs in the child before exec: a fresh network namespace has only a down loopback."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
-    if libc.unshare(flags) != 0:
-        os.write(2, b"@@sandbox network namespace unavailable: the local sandbox has network access\n")
+def _rlimits(job: Job) -> list[tuple[int, int, int]]:
+    limits = job.limits
+    found = [(resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+             (resource.RLIMIT_FSIZE, limits.scratch_mb * 1024 * 1024, limits.scratch_mb * 1024 * 1024),
+             (resource.RLIMIT_CORE, 0, 0)]
+    cpu = int(limits.wall_s * max(limits.cpus, 1)) + 5
+    found.append((resource.RLIMIT_CPU, cpu, cpu))
+    if not job.gpus:  # CUDA reserves far more address space than any limit here would allow
+        # Address space, not RSS: torch maps far more than it touches, so allow generous headroom.
+        address_space = (limits.memory_mb + 6144) * 1024 * 1024
+        found.append((resource.RLIMIT_AS, address_space, address_space))
+    return found
 
 
 def _limits(job: Job):
-    limits = job.limits
+    """For a process this backend execs itself (an argv that is not ``{python} -I -c CODE``)."""
+    rlimits = _rlimits(job)
 
     def apply() -> None:
         os.setsid()
-        if not job.gpus:  # CUDA reserves far more address space than any limit here would allow
-            # Address space, not RSS: torch maps far more than it touches, so allow generous headroom.
-            address_space = (limits.memory_mb + 6144) * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.scratch_mb * 1024 * 1024,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        cpu = int(limits.wall_s * max(limits.cpus, 1)) + 5
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        _unshare_network()
+        for which, soft, hard in rlimits:
+            resource.setrlimit(which, (soft, hard))
+        zygote.unshare_network()
 
     return apply
 
@@ -88,8 +88,9 @@ class LocalBackend(WarmBackend):
             for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "QUANTPREP_SANDBOX_UIDS"):
                 if name in os.environ:
                     env[name] = os.environ[name]
-            proc = subprocess.Popen(argv, cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, preexec_fn=_limits(job))  # noqa: PLW1509
+            proc = _forked(argv, scratch, env, job) or subprocess.Popen(
+                argv, cwd=scratch, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                preexec_fn=_limits(job))  # noqa: PLW1509
             out = _Drain(proc.stdout, job.limits.stdout_bytes)
             err = _Drain(proc.stderr, job.limits.stderr_bytes, lines=True)
             out.start()
@@ -124,6 +125,30 @@ class LocalBackend(WarmBackend):
             sandbox.discard()
 
 
+def _forked(argv: list[str], scratch: Path, env: dict, job: Job) -> zygote.ForkedProcess | None:
+    """``python -I -c CODE`` forked by the zygote, with pipes as Popen would give; None for any other argv,
+    or when no zygote answers (the caller execs it then, as before the zygote)."""
+    if len(argv) != 4 or argv[:3] != [sys.executable, "-I", "-c"]:
+        return None
+    zygote_env = {"PATH": env["PATH"], "OMP_NUM_THREADS": "1"}
+    for name in ("LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"):  # read as CUDA's libraries load
+        if name in env:
+            zygote_env[name] = env[name]
+    (stdin_read, stdin_write), (out_read, out_write), (err_read, err_write) = os.pipe(), os.pipe(), os.pipe()
+    try:
+        proc = zygote.zygote(zygote_env).spawn(argv[3], cwd=str(scratch), env=env, rlimits=_rlimits(job),
+                                               fds=(stdin_read, out_write, err_write))
+    except zygote.ZygoteGone as exc:
+        log.warning("the local sandbox's zygote is gone (%s): this harness imports torch itself", exc)
+        for fd in (stdin_read, stdin_write, out_read, out_write, err_read, err_write):
+            os.close(fd)
+        return None
+    for fd in (stdin_read, out_write, err_write):
+        os.close(fd)
+    proc.stdin, proc.stdout, proc.stderr = open(stdin_write, "wb"), open(out_read, "rb"), open(err_read, "rb")  # noqa: SIM115
+    return proc
+
+
 class _Process:
     """A started harness process waiting for its one job (its prelude written)."""
 
@@ -134,9 +159,12 @@ class _Process:
         return self.proc.poll() is None
 
     def discard(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # and whatever it left behind in its session
-        except ProcessLookupError:
-            pass
+        # The process itself too: one the zygote has just forked may not have made its session yet.
+        for kill in (os.kill, os.killpg):  # the session: whatever it left behind
+            if kill is os.killpg or self.proc.poll() is None:
+                try:
+                    kill(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.proc.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)

@@ -287,7 +287,7 @@ ATTACKS = {
     "monkeypatch the timer": (
         with_correct("import time\ntime.perf_counter = lambda: 0.0\ntime.monotonic = lambda: 0.0\n",
                      "    time.sleep(0.05)\n"), {"accepted"}, None),
-    "search its memory and descriptors for the job": (  # the parent reads it; no child ever holds it
+    "search its memory and descriptors for the job": (  # it is read only after both children are forked
         with_correct(JOB_SEARCH), {"accepted"}, None),
     "forge protocol messages": (
         with_correct(SOCKET
