@@ -82,7 +82,8 @@ def _keep_warm(**_kwargs) -> None:
     from labs.grading import warm, warm_up
 
     warm.enable()
-    threading.Thread(target=warm_up, args=(settings.SANDBOX_WARM,), name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up, args=(settings.SANDBOX_WARM,), kwargs={"only": settings.SANDBOX_WARM_LABS},
+                     name="warm-up", daemon=True).start()
 
 
 @worker_process_shutdown.connect

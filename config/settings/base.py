@@ -198,6 +198,10 @@ SANDBOX_GPUS = env("SANDBOX_GPUS", "")
 # job), makes the next job's inputs ahead and reuses the reference's recent timing (labs.grading.warm).
 # 0 turns all three off: every job then pays for them while its learner waits.
 SANDBOX_WARM = int(env("SANDBOX_WARM", "1"))
+# The labs whose first inputs each worker process makes as it starts, by slug, comma-separated; empty (the
+# default): every lab. Each lab's take 0.2-2 s of CPU and hold their tensors in every worker process; a
+# course that runs one lab this week names it. A lab left out is made ready by its first job.
+SANDBOX_WARM_LABS = [slug.strip() for slug in env("SANDBOX_WARM_LABS", "").split(",") if slug.strip()]
 WORKER_HEARTBEAT_S = float(env("WORKER_HEARTBEAT_S", "30"))  # how often a worker says which backend it runs
 
 LOG_FORMAT = env("LOG_FORMAT", "plain")  # plain | json (one JSON object per line; production's default)

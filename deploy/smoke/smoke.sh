@@ -124,6 +124,7 @@ ALLOWED_HOSTS=127.0.0.1,localhost
 SECURE_SSL_REDIRECT=false
 WEB_CONCURRENCY=2
 WORKER_CONCURRENCY=1
+SANDBOX_WARM_LABS=$LAB
 EOF
 say "compose up (project $PROJECT, ${compose_cmd[*]}, web on 127.0.0.1:$port)"
 compose up -d db redis migrate web worker beat 2>&1 | sed 's/^/  /'

@@ -79,14 +79,18 @@ def grade(lab: LabFolder, code: str, *, name: str, backend=None, device: str = "
     return report
 
 
-def warm_up(size: int, backend=None) -> None:
+def warm_up(size: int, backend=None, only: list[str] | tuple[str, ...] = ()) -> None:
     """Before the first job: start ``size`` sandboxes of each CPU lab's kind (one kind while the labs share
-    their limits), then make each lab's first inputs ahead, one lab at a time."""
+    their limits), then make each lab's first inputs ahead, one lab at a time: every lab's, or those of the
+    slugs in ``only`` (SANDBOX_WARM_LABS). A lab left out is made ready by its first job."""
     from content.labs import lab_folder_get, labs_root
     from sandbox.api import get_backend
 
     backend = backend if hasattr(backend, "run") else get_backend(backend)
-    labs = [lab_folder_get(path.parent.name) for path in sorted(labs_root().glob("*/lab.toml"))]
+    slugs = sorted(path.parent.name for path in labs_root().glob("*/lab.toml"))
+    for slug in sorted(set(only) - set(slugs)):
+        log.warning("SANDBOX_WARM_LABS names %r, which is no lab here: nothing is made ahead for it", slug)
+    labs = [lab_folder_get(slug) for slug in slugs if not only or slug in only]
     for lab in labs:
         if hasattr(backend, "keep_warm"):
             backend.keep_warm(job_kind(lab), size)

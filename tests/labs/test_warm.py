@@ -137,6 +137,21 @@ def test_a_warm_sandbox_serves_exactly_one_job(lab, warm_on):
     assert not refill.alive()
 
 
+def test_a_worker_makes_ready_at_its_start_only_the_labs_it_is_told_to(warm_on, caplog):
+    """SANDBOX_WARM_LABS: the named labs' inputs are made as the worker starts, no other lab's; a slug that
+    is no lab is said, not silently ignored."""
+    from labs.grading import warm_up
+
+    class NoPool:  # a backend that keeps no sandboxes: only the inputs made ahead are looked at
+        name = "none"
+        run = None
+
+    warm_up(1, NoPool(), only=["fp8-e4m3", "fp9-e5m4"])
+    assert set(warm._plans) == {("fp8-e4m3", "cpu", "cpu")}
+    assert len(warm._plans["fp8-e4m3", "cpu", "cpu"]) == warm.PLANS_AHEAD
+    assert "SANDBOX_WARM_LABS names 'fp9-e5m4', which is no lab here" in caplog.text
+
+
 def test_a_real_worker_keeps_warm_by_default(stack_env, web_server, tmp_path):
     """A Celery worker as it runs by default (SANDBOX_WARM=1), sent work through the web server: its second
     fp8 job finds a sandbox up, its inputs made and the reference's timing measured, and is judged alike."""
