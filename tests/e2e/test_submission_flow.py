@@ -126,6 +126,7 @@ def test_the_worker_grades_in_a_warm_docker_container_and_leaves_none_behind(sta
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.slow  # and SQLite's alone: the embedded defaults are SQLite, so make test's PostgreSQL pass leaves it out
 def test_the_embedded_defaults_grade_a_submission_without_redis_or_docker(stack_env, tmp_path):
     """What make run gives: kombu's filesystem broker and the local sandbox, labelled unsafe on the page."""
     from tests.conftest import stop, web_start, worker_start
