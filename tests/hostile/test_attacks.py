@@ -385,13 +385,16 @@ for path in paths:
 @pytest.mark.quiet  # compared with the honest solution's speedup
 def test_hooking_the_harness_loader_moves_no_work_out_of_the_clock(lab, engine, honest):
     """Reached by strings, past the static hints: wrap the harness's own input loader (and torch.load,
-    which the old protocol used) to encode each input the moment it arrives, before the call "starts".
-    The clock started when the inputs were handed over, so the work is timed all the same."""
+    which the old protocol used) to encode each input the moment it arrives, before the call "starts". The
+    loader is found where the child's code runs from, up the call stack (whatever module or namespace holds
+    it). The clock started when the inputs were handed over, so the work is timed all the same."""
     hook = STASH + '''
 import sys
-mods = getattr(sys, 'mod' + 'ules')
-harness = mods['__main__']
-real_unpack, real_load = getattr(harness, 'un' + 'pack'), torch.load
+frame = getattr(sys, '_get' + 'frame')()
+while 'un' + 'pack' not in getattr(frame, 'f_glo' + 'bals'):
+    frame = getattr(frame, 'f_ba' + 'ck')
+harness = getattr(frame, 'f_glo' + 'bals')
+real_unpack, real_load = harness['un' + 'pack'], torch.load
 
 def eager(values):
     for v in values.values():
@@ -399,7 +402,7 @@ def eager(values):
             STASH[key(v)] = _encode(v)
     return values
 
-setattr(harness, 'un' + 'pack', lambda *a, **k: eager(real_unpack(*a, **k)))
+harness['un' + 'pack'] = lambda *a, **k: eager(real_unpack(*a, **k))
 torch.load = lambda *a, **k: eager(real_load(*a, **k))
 '''
     report = run(lab, with_correct(hook, renamed=FROM_STASH))
