@@ -11,10 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet --no-compile -e '.[dev]'
-	@# Byte-compiled on every core (pip does it on one). Its status is ignored: torch ships a few files only
-	@# Python >= 3.12 compiles. Without the .pycs, every process would compile torch in memory at each start
-	@# wherever PYTHONDONTWRITEBYTECODE is set.
-	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null || true
+	@# What the service and the suite import, byte-compiled by importing it (scripts/precompile.py says why).
+	$(PY) scripts/precompile.py
 	touch $@
 
 frontend:

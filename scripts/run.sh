@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# Compiled modules are written (into __pycache__, ignored by git), once: where PYTHONDONTWRITEBYTECODE is
+# set, every start would compile in memory what make setup's precompile did not cover.
+unset PYTHONDONTWRITEBYTECODE
 PORT="${PORT:-8000}"
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.dev}"
 
