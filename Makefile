@@ -21,7 +21,7 @@ frontend:
 run: setup frontend
 	bash scripts/run.sh
 
-test: setup frontend
+test:  # scripts/test.sh runs make setup frontend itself, beside the sandbox image's first steps
 	bash scripts/test.sh
 
 lint: setup

@@ -9,17 +9,27 @@ cd "$(dirname "$0")/.."
 # it starts compiled the project.
 unset PYTHONDONTWRITEBYTECODE
 
-# The sandbox image (idempotent: a no-op when it is up to date) builds in the background while the tests
-# that share the machine run: none of them needs it but the deploy smoke and the PostgreSQL pass, whose own
-# calls of build_cpu.sh wait for this one (it holds a lock). The quiet tests run in it, after.
+# The sandbox image (idempotent: a no-op when it is up to date) builds in the background from the start:
+# its debootstrap, which needs no Python, beside make setup (whose pip keeps one core of two busy); the rest
+# (its pip reads the venv's) once the venv is installed, while the tests that share the machine run. None
+# of them needs it but the deploy smoke and the PostgreSQL pass, whose own calls of build_cpu.sh wait for
+# this one (it holds a lock). The sandbox and quiet tests run in it, after.
 image_pid=""
 if docker info >/dev/null 2>&1; then
   image_log="$(mktemp)"
-  bash sandbox/images/build_cpu.sh >"$image_log" 2>&1 &
+  (
+    bash sandbox/images/build_cpu.sh --base-only || exit
+    until make -q .venv/.installed 2>/dev/null; do
+      kill -0 $$ 2>/dev/null || exit 1  # make setup failed, and this script with it
+      sleep 1
+    done
+    bash sandbox/images/build_cpu.sh
+  ) >"$image_log" 2>&1 &
   image_pid=$!
 else
   echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
 fi
+make --no-print-directory setup frontend
 image_built() {
   [ -n "$image_pid" ] || return 0
   local rc=0
@@ -57,7 +67,7 @@ else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
 shared_rc=0
-run_pytest -n "$WORKERS" -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
+run_pytest -n "$WORKERS" --dist worksteal -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?

@@ -38,6 +38,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
             item.add_marker(pytest.mark.sandbox)
+    # The deploy smoke first: the longest test (3-5 minutes, mostly waiting on Docker) starts at once, and
+    # the other tests fill the cores around it (make test's shared run steals work from a busy worker).
+    items.sort(key=lambda item: "test_deploy_smoke" not in item.name)
 
 
 def pytest_sessionfinish(session):

@@ -10,8 +10,9 @@
 #
 # Every step is skipped when its output is already there for the same inputs; when the image carries the
 # hash of all inputs (label org.quantprep.sandbox.inputs) the script says so and exits at once.
-# Usage: build_cpu.sh [--force | --print-hash]
+# Usage: build_cpu.sh [--force | --base-only | --print-hash]
 #   --force       rebuild the image even if it is up to date (the rootfs, base and wheels are still reused)
+#   --base-only   steps 1 and 2 only, which need no Python (make test runs them beside make setup)
 #   --print-hash  print the input hash the image should carry and exit (needs no Docker)
 # Environment: SANDBOX_IMAGE, SANDBOX_BASE_IMAGE, DEBIAN_MIRROR (default: the one apt uses here),
 #   PYTHON (the interpreter whose pip downloads the wheels; default: the repo's .venv, else python3),
@@ -71,11 +72,13 @@ base_hash() { { echo "suite=$SUITE packages=$BASE_PACKAGES"; declare -f clean_ro
 wheels_hash() { { echo "cp$PY_TAG"; cat "$REQUIREMENTS"; } | sha; }
 inputs_hash() { { base_hash; wheels_hash; cat "$DOCKERFILE"; } | sha; }
 
+BASE_ONLY=0
 case "${1:-}" in
     --print-hash) inputs_hash; exit 0 ;;
     --force) FORCE=1 ;;
+    --base-only) FORCE=0 BASE_ONLY=1 ;;
     "") FORCE=0 ;;
-    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --print-hash])" ;;
+    *) die "unknown argument ${1} (usage: build_cpu.sh [--force | --base-only | --print-hash])" ;;
 esac
 
 # One build at a time: make test builds in the background while the deploy smoke may start this too; the
@@ -106,7 +109,7 @@ if ((FORCE == 0)) && [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" ]]; th
     say "$IMAGE is up to date (inputs ${HASH:0:12}); nothing to do. Total: $(elapsed)s"
     exit 0
 fi
-say "building $IMAGE (inputs ${HASH:0:12})"
+if ((BASE_ONLY)); then say "building the base of $IMAGE"; else say "building $IMAGE (inputs ${HASH:0:12})"; fi
 
 # --- tools ----------------------------------------------------------------------------------------------
 apt_install() { # apt_install PKG...: only as root; apt-get update only if the plain install fails
@@ -162,6 +165,11 @@ else
     say "docker import -> $BASE_IMAGE"
     tar -C "$ROOTFS" --numeric-owner -c . |
         docker import --change "LABEL $LABEL_BASE=$BASE_HASH" --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+fi
+
+if ((BASE_ONLY)); then
+    say "base image $BASE_IMAGE ready (--base-only: the wheels and the image are left for the next run). Total: $(elapsed)s"
+    exit 0
 fi
 
 # --- 3. wheels (the build context) -------------------------------------------------------------------------
