@@ -54,6 +54,9 @@ fi
 # nothing: the slow solutions' verdicts) go with them. Then the `quiet` tests alone, on SQLite (the runs
 # that assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
 WORKERS="${TEST_WORKERS:-auto}"
+# The shared run has one worker more than the cores: the deploy smoke, which it starts first, keeps one
+# waiting on Docker for minutes.
+SHARED_WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
 pg_pid=""
 if [ -n "$PG_URL" ]; then
@@ -67,7 +70,7 @@ else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
 shared_rc=0
-run_pytest -n "$WORKERS" --dist worksteal -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
+run_pytest -n "$SHARED_WORKERS" --dist worksteal -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?
@@ -78,5 +81,5 @@ fi
 image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
-run_pytest -n "$WORKERS" -m "(sandbox or heavy) and not quiet" "$@"
+run_pytest -n "$WORKERS" --dist worksteal -m "(sandbox or heavy) and not quiet" "$@"
 run_pytest -m quiet "$@"

@@ -38,9 +38,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
             item.add_marker(pytest.mark.sandbox)
-    # The deploy smoke first: the longest test (3-5 minutes, mostly waiting on Docker) starts at once, and
-    # the other tests fill the cores around it (make test's shared run steals work from a busy worker).
-    items.sort(key=lambda item: "test_deploy_smoke" not in item.name)
+    # The longest first, so that the other tests fill the cores around them (make test's runs let an idle
+    # worker take tests queued for a busy one): the deploy smoke (3-5 minutes, mostly waiting on Docker),
+    # then the heavy runs (up to 30 s on one core each), which would otherwise end the sandbox run alone.
+    items.sort(key=lambda item: ("test_deploy_smoke" not in item.name, not item.get_closest_marker("heavy")))
 
 
 def pytest_sessionfinish(session):
