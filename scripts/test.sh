@@ -45,18 +45,13 @@ if [ -z "$PG_URL" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.
   PG_URL="postgres://quantprep:quantprep@127.0.0.1:5432/quantprep"
 fi
 
-# Four runs. On SQLite, every test that can share the machine, on one pytest worker per core; beside it,
-# on one more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, the sandbox
-# ones and the quiet ones: a speedup asserted beside the shared run once came out unmeasured) once the
-# image is there: the shared run leaves CPU idle, in waits. Then, the image built, the sandbox runs in
-# Docker that time nothing (the hostile battery's verdicts, the image's own checks), one worker per core:
-# they mostly wait, on container starts and time limits, so the `heavy` runs (long, on one core, timing
-# nothing: the slow solutions' verdicts) go with them. Then the `quiet` tests alone, on SQLite (the runs
-# that assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
-WORKERS="${TEST_WORKERS:-auto}"
-# The shared run has one worker more than the cores: the deploy smoke, which it starts first, keeps one
-# waiting on Docker for minutes.
-SHARED_WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
+# Three runs. On SQLite, every test that can share the machine, on one pytest worker per core and one
+# more (the deploy smoke, which goes first, keeps one waiting on Docker for minutes): the sandbox ones wait
+# for the image (tests/conftest.py), which is built by then, and the longest go first. Beside it, on one
+# more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, the sandbox ones
+# and the quiet ones) once the image is built. Then the `quiet` tests alone, on SQLite (the runs that
+# assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
+WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
 pg_pid=""
 if [ -n "$PG_URL" ]; then
@@ -70,7 +65,7 @@ else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
 shared_rc=0
-run_pytest -n "$SHARED_WORKERS" --dist worksteal -m "not quiet and not sandbox and not heavy" "$@" || shared_rc=$?
+run_pytest -n "$WORKERS" --dist worksteal -m "not quiet" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?
@@ -81,5 +76,4 @@ fi
 image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
-run_pytest -n "$WORKERS" --dist worksteal -m "(sandbox or heavy) and not quiet" "$@"
 run_pytest -m quiet "$@"

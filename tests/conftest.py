@@ -31,17 +31,33 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that runs code in the Docker sandbox image is also ``sandbox``: scripts/test.sh runs these
-    once the image it builds in the background is there, after the parallel run. Those that time a run, or
-    sweep every worker's containers, are marked ``quiet`` where they are written, and run alone after that.
-    The deploy smoke builds what it needs itself and runs in the parallel run."""
+    """Every test that runs code in the Docker sandbox image is also ``sandbox``: it waits for the image
+    (``sandbox_image_built``), which scripts/test.sh builds in the background. Those that time a run, or
+    sweep every worker's containers, are marked ``quiet`` where they are written, and run alone after the
+    parallel run. The deploy smoke builds what it needs itself."""
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
             item.add_marker(pytest.mark.sandbox)
     # The longest first, so that the other tests fill the cores around them (make test's runs let an idle
-    # worker take tests queued for a busy one): the deploy smoke (3-5 minutes, mostly waiting on Docker),
-    # then the heavy runs (up to 30 s on one core each), which would otherwise end the sandbox run alone.
-    items.sort(key=lambda item: ("test_deploy_smoke" not in item.name, not item.get_closest_marker("heavy")))
+    # worker take tests queued for a busy one) and none is left to run alone at the end: the deploy smoke
+    # (3-5 minutes, mostly waiting on Docker), the heavy runs (up to 30 s on one core each), the slow ones.
+    items.sort(key=lambda item: ("test_deploy_smoke" not in item.name, not item.get_closest_marker("heavy"),
+                                 not item.get_closest_marker("slow")))
+
+
+@pytest.fixture(scope="session")
+def sandbox_image_built():
+    """The sandbox image, as build_cpu.sh leaves it: up to date (a no-op then), or built now. Under make test
+    this waits for the build it started in the background (the script holds a lock)."""
+    done = subprocess.run(["bash", str(ROOT / "sandbox" / "images" / "build_cpu.sh")], capture_output=True, text=True)
+    assert done.returncode == 0, f"the sandbox image did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_image(request):
+    """Every test that runs code in the sandbox image has it, whenever it runs."""
+    if request.node.get_closest_marker("sandbox"):
+        request.getfixturevalue("sandbox_image_built")
 
 
 def pytest_sessionfinish(session):

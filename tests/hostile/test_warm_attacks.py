@@ -15,7 +15,7 @@ from django.conf import settings
 from content.labs import lab_folder_get, labs_root
 from labs.grading import grade
 from labs.grading.build import job_kind
-from sandbox.docker_backend import LABEL, DockerBackend
+from sandbox.docker_backend import LABEL, OWNER_LABEL, RUN_LABEL, DockerBackend, owner, run_id
 from sandbox.pool import kind_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -94,7 +94,9 @@ def test_nothing_a_submission_leaves_behind_reaches_the_next_job(lab):
             engine.containers.get(victim_container)  # destroyed after its one job
     finally:
         backend.pool.close()
+    # This process's: the engine also runs other pytest workers' sandboxes, and a deploy smoke's.
+    mine = {"label": [LABEL, f"{OWNER_LABEL}={owner()}", f"{RUN_LABEL}={run_id()}"]}
     deadline = time.monotonic() + 30
-    while engine.containers.list(all=True, filters={"label": LABEL}) and time.monotonic() < deadline:
+    while engine.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
         time.sleep(0.5)  # a refill still starting is removed when it comes up
-    assert engine.containers.list(all=True, filters={"label": LABEL}) == []
+    assert engine.containers.list(all=True, filters=mine) == []

@@ -118,7 +118,8 @@ def test_a_worker_with_beat_started_as_make_run_starts_it_keeps_the_sweeps_off_t
            if k not in {"TEST_DATABASE_URL", "LOG_LEVEL", "CELERY_BROKER_URL", "LOG_FORMAT"}}
     env.update(DJANGO_SETTINGS_MODULE="config.settings.dev", DEBUG="false", DATABASE_URL=database_url(),
                QUANTPREP_VAR_DIR=str(var), SANDBOX_BACKEND="local", PYTHONUNBUFFERED="1",
-               QUIZ_SWEEP_EVERY_S="2", LAB_SWEEP_EVERY_S="2", LAB_STUCK_AFTER_S="60")
+               QUIZ_SWEEP_EVERY_S="2", LAB_SWEEP_EVERY_S="2", LAB_STUCK_AFTER_S="60",
+               SANDBOX_WARM_LABS="fp8-e4m3")  # one lab's warm-up, not six: its lines are the same, its CPU a tenth
     log_path = tmp_path / "worker.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(run_sh_worker_argv(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
