@@ -317,9 +317,14 @@ ATTACKS = {
 
 
 TIMED = {"monkeypatch the timer"}  # its speedup is asserted: it runs with the machine to itself
+# Their wrong outputs come only from the later timed calls, which a loaded machine may never reach (a call
+# past its budget, 20 times the reference's time, ends the timing: accepted, no speed points, nothing
+# gained, but nothing caught either). They run with the machine to themselves too.
+EVERY_CALL = {"cache outputs between timed calls", "garbage on exactly the calls that move the median"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.quiet) if n in TIMED else n for n in ATTACKS])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.quiet) if n in TIMED | EVERY_CALL else n
+                                  for n in ATTACKS])
 def test_attack_gets_its_verdict_and_leaves_the_host_unharmed(lab, engine, name):
     code, verdicts, words = ATTACKS[name]
     report = run(lab, code)
