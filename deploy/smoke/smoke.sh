@@ -111,7 +111,22 @@ say "application image"
 APP_BASE_IMAGE="$BASE_IMAGE" bash deploy/build_image.sh | sed 's/^/  /'
 
 # --- 2. up ----------------------------------------------------------------------------------------------
-port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free port below the kernel's ephemeral range: compose binds it a minute later, and a port bind(0) gave
+# could be given meanwhile to another process (make test's own servers take theirs that way).
+port=$(.venv/bin/python - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for port in random.sample(range(10000, low), 200):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break
+PY
+)
+[[ -n "$port" ]] || fail "no free port below the ephemeral range"
 secret() { .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))'; }
 cat >"$ENV_FILE" <<EOF
 QUANTPREP_ENV_FILE=$ENV_FILE
