@@ -1,7 +1,8 @@
 """The lab grading pipeline, end to end on this machine: the harness protocol's own cost per timed call
 (against the reference kernel's time, per benchmark case), submit-to-verdict latency per lab (p50/p95:
 cold, warm with a learner's pause between submissions, and warm back to back),
-the sandbox's overhead against the harness run as a plain subprocess, and submissions per minute with
+the sandbox's overhead against the harness run by the local backend (forked from its zygote, torch already
+imported), and submissions per minute with
 one worker process and more, with and without what workers keep warm (labs.grading.warm). Real Redis, real Celery workers, a throwaway SQLite database.
 
     python bench/bench_pipeline.py [--backend docker|local] [--repeats 5] [--burst 12] [--think 8]
@@ -92,7 +93,7 @@ def main() -> None:
                 print(f"{lab.slug:<12} {case:<16} {kernel * 1e3:>10.2f} {protocol * 1e3:>12.2f} {protocol / kernel:>6.2f}")
         print()
 
-        # 1. The sandbox's overhead: the same grading with the harness as a plain subprocess (local) and in
+        # 1. The sandbox's overhead: the same grading with the harness forked by the local backend and in
         #    the chosen backend, alternated so that load on this shared machine hits both alike.
         fp8 = lab_folder_get("fp8-e4m3")
         walls = {"local": [], args.backend: []}
@@ -100,7 +101,7 @@ def main() -> None:
             for backend in walls:
                 walls[backend].append(grade(fp8, code, name=f"bench-{backend}-{i}", backend=backend).wall_s)
         direct, boxed = statistics.median(walls["local"]), statistics.median(walls[args.backend])
-        print(f"sandbox run of fp8-e4m3: harness as a plain subprocess {direct:.2f} s, {args.backend} {boxed:.2f} s, "
+        print(f"sandbox run of fp8-e4m3: harness in the local backend {direct:.2f} s, {args.backend} {boxed:.2f} s, "
               f"overhead ratio {boxed / direct:.2f}\n")
 
     # 2. Submit to verdict, per lab, one submission at a time through a real worker: first with nothing kept
