@@ -11,9 +11,9 @@ unset PYTHONDONTWRITEBYTECODE
 
 # The sandbox image (idempotent: a no-op when it is up to date) builds in the background from the start:
 # its debootstrap, which needs no Python, beside make setup (whose pip keeps one core of two busy); the rest
-# (its pip reads the venv's) once the venv is installed, while the tests that share the machine run. None
-# of them needs it but the deploy smoke and the PostgreSQL pass, whose own calls of build_cpu.sh wait for
-# this one (it holds a lock). The sandbox and quiet tests run in it, after.
+# (its pip reads the venv's) once the venv is installed, while the first tests run. The sandbox tests, the
+# deploy smoke and the PostgreSQL pass wait for it: their own calls of build_cpu.sh wait for this one (it
+# holds a lock), then find the image up to date.
 image_pid=""
 if docker info >/dev/null 2>&1; then
   image_log="$(mktemp)"
