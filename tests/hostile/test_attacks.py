@@ -140,7 +140,8 @@ def assert_host_unharmed(engine):
     while any(pool.starting.values()) and time.monotonic() < deadline:
         time.sleep(0.2)  # a refill still starting: wait until it is up and counted as waiting
     waiting = {sandbox.container.id for kind in pool.ready.values() for sandbox in kind}
-    ours = engine.containers.list(all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={owner()}", f"{RUN_LABEL}={run_id()}"]})
+    ours = engine.containers.list(all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={owner()}", f"{RUN_LABEL}={run_id()}"]},
+                                   ignore_removed=True)
     assert [c.id for c in ours if c.id not in waiting] == []
 
 

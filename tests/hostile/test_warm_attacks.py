@@ -97,6 +97,6 @@ def test_nothing_a_submission_leaves_behind_reaches_the_next_job(lab):
     # This process's: the engine also runs other pytest workers' sandboxes, and a deploy smoke's.
     mine = {"label": [LABEL, f"{OWNER_LABEL}={owner()}", f"{RUN_LABEL}={run_id()}"]}
     deadline = time.monotonic() + 30
-    while engine.containers.list(all=True, filters=mine) and time.monotonic() < deadline:
+    while engine.containers.list(all=True, filters=mine, ignore_removed=True) and time.monotonic() < deadline:
         time.sleep(0.5)  # a refill still starting is removed when it comes up
-    assert engine.containers.list(all=True, filters=mine) == []
+    assert engine.containers.list(all=True, filters=mine, ignore_removed=True) == []
