@@ -40,7 +40,7 @@ from pathlib import Path
 # memory when it forks the children.
 BOOTSTRAP = ("import os\nn=b''\nwhile not n.endswith(b'\\n'):n+=os.read(0,1) or os._exit(1)\ns=b''\n"
              "while len(s)<int(n):s+=os.read(0,int(n)-len(s)) or os._exit(1)\n"
-             "exec(compile(s,'harness.py','exec'),dict(__name__='__main__',HARNESS_SOURCE=s))")
+             "exec(compile(s,'harness.py','exec'),dict(__name__='__main__'))")
 RECORD_HEADER_CAP = 1 << 20
 MESSAGE_CAP = 64 * 1024  # one message from a child; its tracebacks are cut to fit
 TRACEBACK_CAP = 8 * 1024
@@ -389,7 +389,7 @@ class Parent:
     or while a warm sandbox waits for one (sandbox.pool): no child holds any of the job in its memory. A
     child learns its job, and runs no line of anyone's code, only once the job's files are in place."""
 
-    def __init__(self, stream, source: bytes):
+    def __init__(self, stream):
         self.stream = stream
         self.root = Path.cwd() / f"harness-{secrets.token_hex(4)}"
         self.root.mkdir(mode=0o755)
@@ -799,7 +799,7 @@ def main() -> None:
     sys.dont_write_bytecode = True  # as root in the sandbox: nothing of ours is written beside the modules
     import torch  # noqa: F401 - once, for both children, which are forked with it
 
-    parent = Parent(sys.stdin.buffer, globals()["HARNESS_SOURCE"])
+    parent = Parent(sys.stdin.buffer)
     parent.read_job()
     parent.run()
 
