@@ -93,11 +93,12 @@ def wait_for(predicate, *, timeout: float, what: str, proc: subprocess.Popen | N
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -15,6 +15,7 @@ from content.labs import labs_root
 from content.load import labs_sync
 from labs.models import Submission, WorkerHeartbeat
 from sandbox.docker_backend import LABEL, OWNER_LABEL
+from sandbox.pool import CLOSE_WAIT_S
 from tests.factories import PASSWORD, user_make
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,9 @@ def test_the_worker_grades_in_a_warm_docker_container_and_leaves_none_behind(sta
         wait_for(lambda: len(engine.containers.list(all=True, filters={"label": mine}, ignore_removed=True)) >= 2, timeout=60,
                  what="the new pool process's warm sandbox beside the orphan")
     finally:
-        stop(worker)
+        # The stop's whole grace: the pool process waits up to CLOSE_WAIT_S for a warm sandbox still starting,
+        # then the worker sweeps the orphan; with the suite's load on the engine that is more than 15 s.
+        stop(worker, timeout=CLOSE_WAIT_S + 60)
     # ignore_removed: one listed and then removed (the sweep, the pool) is not an error, only gone
     assert engine.containers.list(all=True, filters={"label": mine}, ignore_removed=True) == []
 
