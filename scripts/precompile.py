@@ -3,15 +3,20 @@
 pip installs with --no-compile, so a fresh venv has no .pyc files, and where PYTHONDONTWRITEBYTECODE is
 set every process would compile each module it imports, in memory, at every start (torch alone takes
 seconds). Importing decides which modules matter: about 2,300 of the venv's 9,000, written in about 8 s of
-one core, where compileall of the whole venv took 27 s of CPU (docs/benchmarks.md). A module imported later
+one core (6 s of wall time with torch imported in a second process), where compileall of the whole venv
+took 27 s of CPU (docs/benchmarks.md). A module imported later
 that this missed is compiled, and written, by the first process of `make run` or `make test` that imports
 it: both let Python write bytecode."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 sys.dont_write_bytecode = False  # whatever PYTHONDONTWRITEBYTECODE says: writing them is the point
+# torch, a third of the time and imported by nothing below, in a second process beside this one.
+torch_import = subprocess.Popen([sys.executable, "-c", "import torch"],
+                                env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -24,7 +29,6 @@ import celery.apps.worker  # noqa: E402, F401
 import celery.concurrency.prefork  # noqa: E402, F401
 import gunicorn.app.wsgiapp  # noqa: E402, F401
 import latex2sympy2_extended  # noqa: E402, F401
-import torch  # noqa: E402, F401
 from django.urls import get_resolver  # noqa: E402
 
 import cli.main  # noqa: E402, F401
@@ -41,4 +45,6 @@ import pytest  # noqa: E402, F401
 import pytest_django  # noqa: E402, F401
 import xdist  # noqa: E402, F401
 
-print(f"[precompile] {len(sys.modules)} modules imported, their bytecode written")
+if torch_import.wait() != 0:
+    sys.exit("[precompile] import torch failed")
+print(f"[precompile] {len(sys.modules)} modules imported, and torch beside them: their bytecode written")
