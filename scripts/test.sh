@@ -29,7 +29,7 @@ if docker info >/dev/null 2>&1; then
 else
   echo "WARNING: no Docker engine answers: the docker sandbox tests will fail (start dockerd, or see .ci/run)." >&2
 fi
-make --no-print-directory setup frontend
+make --no-print-directory -j2 setup frontend  # the venv and the front end are independent
 image_built() {
   [ -n "$image_pid" ] || return 0
   local rc=0
