@@ -2,11 +2,10 @@
 
 pip installs with --no-compile, so a fresh venv has no .pyc files, and where PYTHONDONTWRITEBYTECODE is
 set every process would compile each module it imports, in memory, at every start (torch alone takes
-seconds). Importing decides which modules matter: about 2,300 of the venv's 9,000, written in about 8 s of
-one core (6 s of wall time with torch imported in a second process), where compileall of the whole venv
-took 27 s of CPU (docs/benchmarks.md). A module imported later
-that this missed is compiled, and written, by the first process of `make run` or `make test` that imports
-it: both let Python write bytecode."""
+seconds). Importing decides which modules matter: about 2,300 of the venv's 9,000, written in about 9 s of
+CPU (6 s of wall time, torch being imported in a second process), where compileall of the whole venv took
+27 s of CPU (docs/benchmarks.md). A module imported later that this missed is compiled, and written, by the
+first process of `make run` or `make test` that imports it: both let Python write bytecode."""
 
 import os
 import subprocess
