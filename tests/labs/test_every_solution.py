@@ -28,8 +28,12 @@ def solutions(kind: str) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize("slug, path", solutions("correct"))
 def test_correct_solutions_are_accepted(slug, path, warm_local_backend):
+    """The budget per call is raised from 20 to 200 times the reference's time: a correct solution 3.5 times
+    slower than the reference (hadamard's recursive_dif) once ran past 20 times a reference timed moments
+    before, in the parallel run's busiest minutes. The budget's own test is the slow solutions' below."""
     lab = lab_folder_get(slug)
-    lab = dataclasses.replace(lab, meta={**lab.meta, "bench": {**lab.meta.get("bench", {}), "warmup": 0, "repeats": 1}})
+    bench = {**lab.meta.get("bench", {}), "warmup": 0, "repeats": 1, "budget": 200}
+    lab = dataclasses.replace(lab, meta={**lab.meta, "bench": bench})
     report = grade(lab, path.read_text(), name=f"every-{slug}-{path.stem}", backend=warm_local_backend)
     assert report.verdict == "accepted", report.diagnostics[:1000]
     assert report.speedup is not None, report.diagnostics[:1000]  # the benchmarks ran, and were timed
