@@ -60,6 +60,9 @@ KINDS = ("symbolic", "numeric", "single_choice", "multiple_choice", "ordering", 
 TESTS = ("equivalent", "same_form")
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 MAX_PARAM_COMBOS = 300
+# Content is validated where no learner waits (load_content, manage.py check_answer): with a learner's time
+# budget, a busy machine once failed a load ("cannot decide" under the test suite's load, 2026-12-06).
+VALIDATION_PATIENCE = 20.0
 
 UNDECIDED_FEEDBACK = ("We could not decide whether this is equivalent to the expected answer in time. "
                       "It has not been marked wrong; your instructor will look at it.")
@@ -399,13 +402,13 @@ def _validate_symbolic(spec: dict, param_sets: list[dict]) -> list[str]:
             problems.append(f"the key is defined at only {defined} sample points: check the symbol domains")
             break
         for k, (mid, prepared, _, _) in enumerate(part.misconceptions):
-            verdict = eq.decide(part.key, prepared, part.rtol).verdict
+            verdict = eq.decide(part.key, prepared, part.rtol, patience=VALIDATION_PATIENCE).verdict
             if verdict == eq.EQUAL:
                 problems.append(f"misconception {mid!r} is equivalent to the key")
             elif verdict == eq.UNDECIDED:
                 problems.append(f"misconception {mid!r}: cannot decide whether it differs from the key")
             for earlier, other, _, _ in part.misconceptions[:k]:
-                if eq.decide(other, prepared, part.rtol, child=False).verdict == eq.EQUAL:
+                if eq.decide(other, prepared, part.rtol, child=False, patience=VALIDATION_PATIENCE).verdict == eq.EQUAL:
                     problems.append(f"misconception {mid!r} is equivalent to {earlier!r}, so it can never match")
         if problems:
             break

@@ -158,12 +158,13 @@ class Comparison:
     confirmed: bool = False
 
 
-def compare(key: Prepared, answer: Prepared, rtol: float = DEFAULT_RTOL) -> Comparison:
-    """Sample both at the same points. Symmetric in key and answer."""
+def compare(key: Prepared, answer: Prepared, rtol: float = DEFAULT_RTOL, *, patience: float = 1.0) -> Comparison:
+    """Sample both at the same points. Symmetric in key and answer. ``patience`` multiplies the time
+    budget: a learner's answer gets the plain one, content validation (which nobody waits for) more."""
     triples = []
     mismatch = None
     one_sided = 0
-    deadline = time.monotonic() + TIME_BUDGET_S
+    deadline = time.monotonic() + TIME_BUDGET_S * patience
     for i in range(len(key.space.raw)):
         if len(triples) >= N_TARGET:
             break
@@ -220,10 +221,12 @@ def matches(other: Prepared, cmp: Comparison, rtol: float = DEFAULT_RTOL) -> boo
     return agree >= min(N_MIN, len(cmp.triples)) and agree > 0
 
 
-def decide(key: Prepared, answer: Prepared, rtol: float = DEFAULT_RTOL, *, child: bool = True) -> Comparison:
-    """``compare``, then exact confirmation where cheap, then ``simplify`` in a child when undecided."""
+def decide(key: Prepared, answer: Prepared, rtol: float = DEFAULT_RTOL, *, child: bool = True,
+           patience: float = 1.0) -> Comparison:
+    """``compare``, then exact confirmation where cheap, then ``simplify`` in a child when undecided; every
+    time budget multiplied by ``patience`` (``compare``)."""
     start = time.monotonic()
-    cmp = compare(key, answer, rtol)
+    cmp = compare(key, answer, rtol, patience=patience)
     domains = key.space.domains
     if cmp.verdict == EQUAL and rtol <= DEFAULT_RTOL:
         exact = symbolic.confirm(key.tree, answer.tree, domains)
@@ -231,7 +234,7 @@ def decide(key: Prepared, answer: Prepared, rtol: float = DEFAULT_RTOL, *, child
             return Comparison(NOT_EQUAL, cmp.triples, "close but not exactly equal")
         cmp.confirmed = bool(exact)
     elif cmp.verdict == UNDECIDED:
-        timeout = min(CHILD_TIMEOUT_S, TOTAL_BUDGET_S - (time.monotonic() - start))
+        timeout = min(CHILD_TIMEOUT_S * patience, TOTAL_BUDGET_S * patience - (time.monotonic() - start))
         status, value = "skipped", None
         if child and timeout > 0.1 and cmp.reason != "timeout":
             import sympy  # noqa: F401  (imported here, in the parent, so the forked child does not pay for it)

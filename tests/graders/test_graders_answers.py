@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from graders import answers
 from graders.answers import AnswerResult, check_answer, preview_answer, sample_params, validate_spec
 from graders.math import equivalence as eq
 from graders.math import symbolic
@@ -162,6 +163,30 @@ def test_validation_messages_never_cost_anything():
     for answer in ["", "x +", "y", "(x", "x $", "9**9**9", "__import__('os')"]:
         result = check_answer(answer, spec)
         assert result.error and result.parsed is None and result.score == 0 and not result.undecided
+
+
+class SlowMachineClock:
+    """``time`` for graders.math.equivalence on a machine far slower than the budgets assume: every reading
+    is 0.2 s after the one before, whatever the real time."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 0.2
+        return self.now
+
+
+def test_validation_decides_where_a_learners_time_budget_runs_out(monkeypatch):
+    """load_content once failed with "cannot decide" under the suite's load: a misconception was sampled
+    with a learner's 0.35 s. On a clock that makes the learner's check give up, validation still decides."""
+    spec = {"kind": "symbolic", "expected": "s*(q - z)", "symbols": {"s": "positive", "q": "integer", "z": "integer"},
+            "misconceptions": [{"id": "plus", "expr": "s*(q + z)", "feedback": "..."}]}
+    monkeypatch.setattr(eq, "time", SlowMachineClock())
+    assert check_answer("s*(q - z) + 0*s", spec).undecided  # the learner's budget: undecided, not marked wrong
+    assert validate_spec(spec) == []
+    monkeypatch.setattr(answers, "VALIDATION_PATIENCE", 1.0)
+    assert validate_spec(spec) == ["misconception 'plus': cannot decide whether it differs from the key"]
 
 
 def test_validate_spec_finds_problems():
