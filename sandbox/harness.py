@@ -662,7 +662,7 @@ def _become_child(sock_fd: int, log_fd: int, *, cwd: Path, env: dict, uid: int |
         os.environ.update(env)
         code = child(3) or 0
     except SystemExit as exc:  # the submission's sys.exit(), as a process of its own would exit with it
-        code = (exc.code or 0) if exc.code is None or isinstance(exc.code, int) else 1
+        code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - an error of ours before or after the child's own reporting
         traceback.print_exc()
     finally:
