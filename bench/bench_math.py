@@ -8,6 +8,7 @@ answers must be graded correct; `not_equivalent` and `misconception_answers` mus
 
 * ours: ``graders.answers.check_answer(answer, spec)``, in-process. "cold" is the first check of each
   part (the key is parsed and sampled then); "warm" repeats every check ``--repeats`` times.
+  ``preview_answer`` (what the page asks on each keystroke: parse and render, no grading) is timed alike.
 * naive: ``sympy.simplify(parse_expr(key) - parse_expr(answer)) == 0`` with the declared symbols and
   their assumptions, ``^`` as power, implicit multiplication, and our function names mapped to sympy's.
   It runs in a forked worker with a wall-clock limit per pair; a pair over the limit is killed and
@@ -29,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graders.answers import check_answer, normalize_symbols  # noqa: E402
+from graders.answers import check_answer, normalize_symbols, preview_answer  # noqa: E402
 
 TABLE = ROOT / "tests" / "graders" / "equivalence_table.yaml"
 
@@ -148,6 +149,13 @@ def main() -> None:
         else:
             ours_wrong.append((entry_id, answer, should))
 
+    preview = []
+    for _, spec, answer, _ in pairs:
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            preview_answer(answer, spec)
+            preview.append(time.perf_counter() - start)
+
     runner = NaiveRunner(args.timeout)
     naive_times, naive_right, naive_wrong, timeouts, unreadable = [], 0, [], 0, 0
     for entry_id, spec, answer, should in pairs:
@@ -171,6 +179,8 @@ def main() -> None:
           f"{ours_right:>6}/{n}")
     print(f"{'check_answer, cold (1st per part)':34}{pct(cold, 50) * ms:9.2f}{pct(cold, 99) * ms:9.2f}"
           f"{max(cold) * ms:9.1f}")
+    print(f"{'preview_answer (each keystroke)':34}{pct(preview, 50) * ms:9.2f}{pct(preview, 99) * ms:9.2f}"
+          f"{max(preview) * ms:9.1f}")
     print(f"{'naive simplify(a - b) == 0':34}{pct(naive_times, 50) * ms:9.2f}{pct(naive_times, 99) * ms:9.2f}"
           f"{max(naive_times) * ms:9.1f}{naive_right:>6}/{n}")
     print(f"ratio naive / ours (warm): p50 {pct(naive_times, 50) / pct(warm, 50):.0f}x, "
@@ -179,6 +189,7 @@ def main() -> None:
           f"{unreadable} it could not parse (LaTeX, ...); timeouts count as misses")
     budget = "PASS" if pct(warm, 99) < 0.050 else "FAIL"
     print(f"acceptance: check_answer p99 < 50 ms: {budget}")
+    print(f"target: preview_answer p99 < 5 ms: {'PASS' if pct(preview, 99) < 0.005 else 'FAIL'}")
     if args.verbose:
         for entry_id, answer, should in ours_wrong:
             print(f"  ours wrong: {entry_id}: {answer!r} (should be {'correct' if should else 'wrong'})")

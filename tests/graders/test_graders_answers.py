@@ -152,10 +152,8 @@ def test_preview_parses_without_grading():
     assert preview_answer("s(q - zy)", spec).error.startswith("Unknown name `zy` at position 7.")
     assert preview_answer("13.04 GiB", {"kind": "numeric", "answer": 14, "unit": "GB"}).parsed == "13.04\\,\\mathrm{GiB}"
     assert preview_answer("a,b", {"kind": "multiple_choice", "options": [{"id": "a"}, {"id": "b"}]}).parsed
-    start = time.perf_counter()
-    for _ in range(200):
-        preview_answer("w_j - \\frac{w_q - qw_q}{Hinv_{qq}} Hinv_{jq}", {"kind": "symbolic", "symbols": "w_j w_q qw_q Hinv_qq Hinv_jq"})
-    assert (time.perf_counter() - start) / 200 < 0.005
+    gptq = preview_answer("w_j - \\frac{w_q - qw_q}{Hinv_{qq}} Hinv_{jq}", {"kind": "symbolic", "symbols": "w_j w_q qw_q Hinv_qq Hinv_jq"})
+    assert gptq.error is None and gptq.parsed.startswith("w_{j} - \\frac{w_{q}") and gptq.score == 0  # its speed: make bench
 
 
 def test_validation_messages_never_cost_anything():
@@ -181,12 +179,24 @@ def test_validation_decides_where_a_learners_time_budget_runs_out(monkeypatch):
     """load_content once failed with "cannot decide" under the suite's load: a misconception was sampled
     with a learner's 0.35 s. On a clock that makes the learner's check give up, validation still decides."""
     spec = {"kind": "symbolic", "expected": "s*(q - z)", "symbols": {"s": "positive", "q": "integer", "z": "integer"},
-            "misconceptions": [{"id": "plus", "expr": "s*(q + z)", "feedback": "..."}]}
+            "misconceptions": [{"id": "plus", "expr": "s*(q + z)", "feedback": "..."},
+                               {"id": "same", "expr": "s*q - s*z", "feedback": "..."}]}
     monkeypatch.setattr(eq, "time", SlowMachineClock())
     assert check_answer("s*(q - z) + 0*s", spec).undecided  # the learner's budget: undecided, not marked wrong
-    assert validate_spec(spec) == []
-    monkeypatch.setattr(answers, "VALIDATION_PATIENCE", 1.0)
-    assert validate_spec(spec) == ["misconception 'plus': cannot decide whether it differs from the key"]
+    assert validate_spec(spec) == ["misconception 'same' is equivalent to the key"]
+    monkeypatch.setattr(answers, "VALIDATION_PATIENCE", 1.0)  # a disagreement decides at once; agreement cannot
+    assert validate_spec(spec) == ["misconception 'same': cannot decide whether it differs from the key"]
+
+
+def test_a_wrong_answer_is_marked_wrong_when_the_time_budget_runs_out_after_a_disagreement(monkeypatch):
+    """CI once graded "4 + 8/16 + 1" (key "4 + 8/16") undecided: the first point already disagreed, but the
+    budget ran out while more points were sampled. One disagreement is a certificate; the budget must not
+    throw it away."""
+    spec = {"kind": "symbolic", "expected": "4 + 8/16"}
+    monkeypatch.setattr(eq, "time", SlowMachineClock())
+    wrong = check_answer("4 + 8/16 + 1", spec)
+    assert not wrong.undecided and not wrong.correct and wrong.error is None
+    assert check_answer("9/2", spec).undecided  # agreement needs 20 points: too few in the budget
 
 
 def test_validate_spec_finds_problems():
