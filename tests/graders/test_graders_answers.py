@@ -165,12 +165,12 @@ def test_validation_messages_never_cost_anything():
 
 class SlowMachineClock:
     """``time`` for graders.math.equivalence on a machine far slower than the budgets assume: every reading
-    is 0.2 s after the one before, whatever the real time."""
+    of the thread's CPU time is 0.2 s after the one before, whatever the real time."""
 
     def __init__(self):
         self.now = 0.0
 
-    def monotonic(self) -> float:
+    def thread_time(self) -> float:
         self.now += 0.2
         return self.now
 
@@ -186,6 +186,25 @@ def test_validation_decides_where_a_learners_time_budget_runs_out(monkeypatch):
     assert validate_spec(spec) == ["misconception 'same' is equivalent to the key"]
     monkeypatch.setattr(answers, "VALIDATION_PATIENCE", 1.0)  # a disagreement decides at once; agreement cannot
     assert validate_spec(spec) == ["misconception 'same': cannot decide whether it differs from the key"]
+
+
+def test_a_busy_machine_slows_a_check_down_but_leaves_it_decided(monkeypatch):
+    """The budget is the thread's CPU time: a check descheduled for 20 ms at every evaluation (a machine at
+    a load of 5, wall time passing while the thread does not run) takes over a second, and still decides."""
+    evaluate = eq.evaluate
+
+    def descheduled(*args):
+        time.sleep(0.02)
+        return evaluate(*args)
+
+    monkeypatch.setattr(eq, "evaluate", descheduled)
+    spec = {"kind": "symbolic", "expected": "s*(q - z)", "symbols": {"s": "positive", "q": "integer", "z": "integer"}}
+    start = time.monotonic()
+    right = check_answer("s*q - s*z", spec)
+    assert right.correct and not right.undecided
+    assert time.monotonic() - start > eq.TOTAL_BUDGET_S  # past every budget on the wall clock
+    wrong = check_answer("s*(z - q)", spec)
+    assert not wrong.correct and not wrong.undecided and wrong.misconception == "sign-flip"
 
 
 def test_a_wrong_answer_is_marked_wrong_when_the_time_budget_runs_out_after_a_disagreement(monkeypatch):
