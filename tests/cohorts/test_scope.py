@@ -36,6 +36,7 @@ from quizzes.models import (
 )
 from quizzes.services.accommodations import attempt_close_now, attempt_reopen
 from quizzes.services.attempts import answer_save, attempt_start, attempt_submit
+from tests.cohorts.demo_data import planner_statistics_refresh
 from tests.factories import instructor_make, user_make
 
 pytestmark = pytest.mark.django_db
@@ -97,7 +98,9 @@ def world_once(django_db_setup, django_db_blocker) -> Iterator[World]:
     that each test's own (a savepoint) nests in, rolled back at the module's end. Making them took half of
     the module's time, once per test."""
     with django_db_blocker.unblock(), transaction.atomic():
-        yield world_make()
+        made = world_make()
+        planner_statistics_refresh()
+        yield made
         transaction.set_rollback(True)
 
 
