@@ -33,8 +33,8 @@ def pytest_configure(config):
 def pytest_collection_modifyitems(items):
     """Every test that runs code in the Docker sandbox image is also ``sandbox``: it waits for the image
     (``sandbox_image_built``), which scripts/test.sh builds in the background. Those that time a run, or
-    sweep every worker's containers, are marked ``quiet`` where they are written, and run one at a time
-    after the parallel run (with only the PostgreSQL pass, which starts no container, beside them). The deploy smoke builds what it needs itself."""
+    sweep every worker's containers, are marked ``quiet`` where they are written, and run alone after the
+    parallel run. The deploy smoke builds what it needs itself."""
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
             item.add_marker(pytest.mark.sandbox)
