@@ -47,34 +47,33 @@ fi
 
 # Three runs. On SQLite, every test that can share the machine, on one pytest worker per core and one
 # more (the deploy smoke, which goes first, keeps one waiting on Docker for minutes): the sandbox ones wait
-# for the image (tests/conftest.py), which is built by then, and the longest go first. Then the `quiet`
-# tests on SQLite (the runs that assert a timing, and the sweeps of every worker's containers), one at a
-# time: they keep about one core of two busy, so beside them, on one more worker, the database tests again
-# on PostgreSQL (all but the slow browser and fault runs, the sandbox ones and the quiet ones), one
-# process that starts no container. Arguments go to every run.
+# for the image (tests/conftest.py), which is built by then, and the longest go first. Beside it, on one
+# more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, the sandbox ones
+# and the quiet ones) once the image is built. Then the `quiet` tests alone, on SQLite (the runs that
+# assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
 WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
-shared_rc=0
-run_pytest -n "$WORKERS" --dist worksteal -m "not quiet" "$@" || shared_rc=$?
-image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 pg_pid=""
 if [ -n "$PG_URL" ]; then
   pg_log="$(mktemp)"
-  TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not quiet and not sandbox" "$@" \
-    >"$pg_log" 2>&1 &
+  (
+    bash sandbox/images/build_cpu.sh >/dev/null 2>&1 || true  # waits for the background build; its log is below
+    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not quiet and not sandbox" "$@"
+  ) >"$pg_log" 2>&1 &
   pg_pid=$!
 else
   echo "WARNING: no PostgreSQL (set TEST_POSTGRES_URL): the database tests run on SQLite only." >&2
 fi
-quiet_rc=0
-[ "$shared_rc" -ne 0 ] || run_pytest -m quiet "$@" || quiet_rc=$?  # after a failure, only what PostgreSQL says
+shared_rc=0
+run_pytest -n "$WORKERS" --dist worksteal -m "not quiet" "$@" || shared_rc=$?
 pg_rc=0
 if [ -n "$pg_pid" ]; then
   wait "$pg_pid" || pg_rc=$?
-  echo "== the database tests again, on PostgreSQL (run beside the quiet ones) =="
+  echo "== the database tests again, on PostgreSQL (run beside the one above) =="
   cat "$pg_log"
   rm -f "$pg_log"
 fi
+image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
-[ "$quiet_rc" -eq 0 ] || exit "$quiet_rc"
-exit "$pg_rc"
+[ "$pg_rc" -eq 0 ] || exit "$pg_rc"
+run_pytest -m quiet "$@"
