@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from content.reader import read_content
 from graders.answers import check_answer, key_number, sample_params
+from tests.bank import fixtures_content
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures"
 SEEDS = (0, 1, 2)  # parameterized parts: a few variants each
 
 
@@ -55,7 +54,7 @@ def cases(spec: dict, params: dict):
 
 
 def _items():
-    content = read_content(FIXTURES)
+    content = fixtures_content()
     for q in content.questions:
         for p in q.parts:
             if p.kind != "free":

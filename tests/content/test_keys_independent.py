@@ -19,16 +19,13 @@ from __future__ import annotations
 import itertools
 import math
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from content.reader import read_content
 from graders.answers import key_number, sample_params
+from tests.bank import fixtures_content
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "fixtures"
 SAMPLED_SEEDS = range(24)  # variants per parameterized part when there are too many to try all
 ALL_VARIANTS_UP_TO = 300
 
@@ -473,7 +470,7 @@ def _is_numeric(spec: dict) -> bool:
 
 
 def _numeric_items() -> dict[str, dict]:
-    content = read_content(FIXTURES)
+    content = fixtures_content()
     items = {}
     for q in content.questions:
         for p in q.parts:

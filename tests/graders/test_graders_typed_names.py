@@ -1,16 +1,13 @@
 """Names as learners type them: one name from the math editor's escaped underscores, and an echo ("we read your
 answer as") in the learner's own names that reads back as the same answer, for every symbolic part of the bank."""
 
-from pathlib import Path
-
 import pytest
 
-from content.reader import read_content
 from graders.answers import check_answer, normalize_symbols, preview_answer
 from graders.math.nodes import symbol_latex, to_ascii
 from graders.math.parser import Env, ParseError, parse
+from tests.bank import fixtures_content
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 KV = {"kind": "symbolic", "expected": "2*n_layers*n_kv_heads*d_head*seq_len*batch*dtype_bytes",
       "symbols": {"n_layers": {"latex": "n_{\\text{layers}}"}, "n_kv_heads": {"latex": "H_{\\text{kv}}"},
                   "d_head": {"latex": "d_{\\text{head}}"}, "seq_len": {"latex": "L_{\\text{ctx}}"},
@@ -46,7 +43,7 @@ def test_the_display_notation_is_still_read_and_graded():
 
 
 def _bank_symbolic_parts():
-    content = read_content(FIXTURES)
+    content = fixtures_content()
     for q in content.questions:
         for p in q.parts:
             if p.kind == "symbolic" and not p.spec.get("params"):
