@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the application image (${APP_IMAGE:-quantprep-app:latest}) from deploy/Dockerfile with no registry
 # and no index in the build: the wheels of pyproject.toml's dependencies are downloaded on this host
-# (its pip configuration) into deploy/wheels/, the base image is ${APP_BASE_IMAGE:-quantprep-sandbox-base:bookworm}
-# (the debootstrap base `make sandbox-image` imports), and `docker build --network host` installs from the
+# (its pip configuration) into deploy/wheels/, the base image is ${APP_BASE_IMAGE:-quantprep-python-torch:cpu}
+# (the sandbox image's first stage, which `make sandbox-image` tags: a debootstrap bookworm with torch and numpy
+# installed and byte-compiled in /opt/venv, so they are not installed again), and `docker build --network host` installs from the
 # wheels, which scripts/serve_wheels.py serves on 127.0.0.1 (WHEELS_URL; PIP_NO_INDEX=1: pip reads nothing else).
 # Where a registry is reachable, `docker compose -f deploy/compose.yaml build` is the ordinary way.
 # Usage: deploy/build_image.sh   (from anywhere; needs a Docker engine, the base image and static/vendor)
@@ -10,7 +11,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 IMAGE="${APP_IMAGE:-quantprep-app:latest}"
-BASE_IMAGE="${APP_BASE_IMAGE:-quantprep-sandbox-base:bookworm}"
+BASE_IMAGE="${APP_BASE_IMAGE:-quantprep-python-torch:cpu}"
 WHEELS=deploy/wheels
 export DOCKER_BUILDKIT="${DOCKER_BUILDKIT:-0}" # the classic builder needs nothing from any registry
 T0=$EPOCHREALTIME

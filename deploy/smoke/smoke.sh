@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make deploy-smoke: the production stack of deploy/compose.yaml, built offline and driven from outside.
 #
-#   1. images   the sandbox image and its debootstrap base (sandbox/images/build_cpu.sh), PostgreSQL and
+#   1. images   the sandbox image, its debootstrap base and its first stage (sandbox/images/build_cpu.sh), PostgreSQL and
 #               Redis from Debian packages (deploy/smoke/Dockerfile.services, standing in for the official
 #               images through POSTGRES_IMAGE and REDIS_IMAGE), the application image (deploy/build_image.sh)
 #   2. up       compose up with a throwaway .env (its own project name, random secrets, a free port) and
@@ -108,7 +108,7 @@ else
     docker image inspect "$SERVICES_IMAGE" >/dev/null 2>&1 || fail "could not build $SERVICES_IMAGE"
 fi
 say "application image"
-APP_BASE_IMAGE="$BASE_IMAGE" bash deploy/build_image.sh | sed 's/^/  /'
+bash deploy/build_image.sh | sed 's/^/  /'  # on the sandbox image's first stage, torch already in it
 
 # --- 2. up ----------------------------------------------------------------------------------------------
 # A free port below the kernel's ephemeral range: compose binds it a minute later, and a port bind(0) gave

@@ -6,7 +6,8 @@
 #   2. base    tar | docker import               -> ${SANDBOX_BASE_IMAGE:-quantprep-sandbox-base:bookworm}
 #   3. wheels  pip download -r requirements.txt  -> sandbox/images/wheels/ (the build context)
 #   4. image   docker build --network host -f Dockerfile.cpu sandbox/images/wheels, pip reading the wheels
-#              from scripts/serve_wheels.py on 127.0.0.1 (the context is requirements.txt alone)
+#              from scripts/serve_wheels.py on 127.0.0.1 (the context is requirements.txt alone); its first
+#              stage is also tagged ${TORCH_IMAGE:-quantprep-python-torch:cpu}, the offline app image's base
 #
 # Every step is skipped when its output is already there for the same inputs; when the image carries the
 # hash of all inputs (label org.quantprep.sandbox.inputs) the script says so and exits at once.
@@ -22,6 +23,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 IMAGE="${SANDBOX_IMAGE:-quantprep-sandbox:cpu}"
+TORCH_IMAGE="${TORCH_IMAGE:-quantprep-python-torch:cpu}"
 BASE_IMAGE="${SANDBOX_BASE_IMAGE:-quantprep-sandbox-base:bookworm}"
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv,tini
@@ -105,7 +107,7 @@ label_of() { # image label -> value, empty if the image or the label is missing
     docker image inspect -f "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null | sed 's/^<no value>$//' || true
 }
 
-if ((FORCE == 0)) && [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" ]]; then
+if ((FORCE == 0)) && [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" && "$(label_of "$TORCH_IMAGE" "$LABEL_INPUTS")" == "$HASH" ]]; then
     say "$IMAGE is up to date (inputs ${HASH:0:12}); nothing to do. Total: $(elapsed)s"
     exit 0
 fi
@@ -209,15 +211,26 @@ fi
 # Dockerfile). pip in the build reads only that address (--no-index).
 printf '*.whl\n.complete\n' >"$WHEELS/.dockerignore"
 say "docker build -f Dockerfile.cpu (context: $WHEELS minus the wheels; pip reads them from 127.0.0.1)"
-python3 "$REPO/scripts/serve_wheels.py" "$WHEELS" docker build --force-rm --network host -f "$DOCKERFILE" --build-arg WHEELS_URL \
-    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "INPUTS_HASH=$HASH" \
-    -t "$IMAGE" "$WHEELS" 2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
+# Two builds while the same address serves the wheels: the first stage alone, tagged $TORCH_IMAGE, then the
+# sandbox image, whose first stage comes from the build cache (the same WHEELS_URL, so the same cache key).
+build() { # build TAG [docker build option...]
+    local tag=$1
+    shift
+    docker build --force-rm --network host -f "$DOCKERFILE" --build-arg WHEELS_URL --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        --build-arg "INPUTS_HASH=$HASH" --label "$LABEL_INPUTS=$HASH" "$@" -t "$tag" "$WHEELS"
+}
+export -f build
+export DOCKERFILE BASE_IMAGE HASH LABEL_INPUTS WHEELS
+python3 "$REPO/scripts/serve_wheels.py" "$WHEELS" bash -c 'build "$1" --target python-torch && build "$2"' _ "$TORCH_IMAGE" "$IMAGE" \
+    2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' || true
 [[ "$(label_of "$IMAGE" "$LABEL_INPUTS")" == "$HASH" ]] || die "docker build failed (see above)"
+[[ "$(label_of "$TORCH_IMAGE" "$LABEL_INPUTS")" == "$HASH" ]] || die "docker build of $TORCH_IMAGE failed (see above)"
 
 # The images this build replaced are left dangling: drop ours (only dangling ones).
 docker image prune -f --filter "label=org.quantprep.sandbox=cpu" >/dev/null || true
+docker image prune -f --filter "label=org.quantprep.image=python-torch" >/dev/null || true
 
 say "smoke test: import torch, numpy as 65534 with no network"
 docker run --rm --network none --read-only --user 65534:65534 "$IMAGE" /usr/bin/tini -- /opt/venv/bin/python -c \

@@ -132,6 +132,24 @@ def test_image_labels_match_the_current_inputs():
     )
 
 
+def test_the_app_images_base_is_the_sandbox_images_first_stage():
+    """quantprep-python-torch:cpu (the offline app image's base) is the sandbox image's own first stage: same
+    inputs, and its layers are the sandbox image's first ones."""
+    _require_docker()
+
+    def inspect(image: str) -> dict:
+        out = subprocess.run(["docker", "image", "inspect", image], capture_output=True, text=True, check=True,
+                             timeout=30).stdout
+        return json.loads(out)[0]
+
+    torch_image, sandbox = inspect("quantprep-python-torch:cpu"), inspect(IMAGE)
+    assert torch_image["Config"]["Labels"]["org.quantprep.sandbox.inputs"] == \
+        sandbox["Config"]["Labels"]["org.quantprep.sandbox.inputs"]
+    base_layers = torch_image["RootFS"]["Layers"]
+    assert sandbox["RootFS"]["Layers"][:len(base_layers)] == base_layers
+    assert torch_image["Config"].get("User", "") == ""  # root: the app image's build installs into /opt/venv
+
+
 def test_torch_and_numpy_import_and_compute():
     p = probe()
     assert p["executable"] == "/opt/venv/bin/python" and p["prefix"] == "/opt/venv", p
