@@ -211,17 +211,19 @@ fi
 # Dockerfile). pip in the build reads only that address (--no-index).
 printf '*.whl\n.complete\n' >"$WHEELS/.dockerignore"
 say "docker build -f Dockerfile.cpu (context: $WHEELS minus the wheels; pip reads them from 127.0.0.1)"
-# Two builds while the same address serves the wheels: the first stage alone, tagged $TORCH_IMAGE, then the
-# sandbox image, whose first stage comes from the build cache (the same WHEELS_URL, so the same cache key).
+# Two builds while the same address serves the wheels: the first stage alone, tagged $TORCH_IMAGE and
+# labelled with the inputs as the sandbox image's last stage labels itself, then the sandbox image, whose
+# first stage comes from the build cache (the same WHEELS_URL, so the same cache key).
 build() { # build TAG [docker build option...]
     local tag=$1
     shift
     docker build --force-rm --network host -f "$DOCKERFILE" --build-arg WHEELS_URL --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-        --build-arg "INPUTS_HASH=$HASH" --label "$LABEL_INPUTS=$HASH" "$@" -t "$tag" "$WHEELS"
+        --build-arg "INPUTS_HASH=$HASH" "$@" -t "$tag" "$WHEELS"
 }
 export -f build
-export DOCKERFILE BASE_IMAGE HASH LABEL_INPUTS WHEELS
-python3 "$REPO/scripts/serve_wheels.py" "$WHEELS" bash -c 'build "$1" --target python-torch && build "$2"' _ "$TORCH_IMAGE" "$IMAGE" \
+export DOCKERFILE BASE_IMAGE HASH WHEELS
+python3 "$REPO/scripts/serve_wheels.py" "$WHEELS" bash -c 'build "$1" --target python-torch --label "$2" && build "$3"' _ \
+    "$TORCH_IMAGE" "$LABEL_INPUTS=$HASH" "$IMAGE" \
     2>&1 | grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
     -e 'Install the buildx component' -e 'https://docs.docker.com/go/buildx/' -e '^ *environment-variable\.$' \
     -e '^ *$' || true
