@@ -193,7 +193,7 @@ def _stopped_at(container) -> datetime:
     """When a stopped container stopped, or was made if it never started (Docker's "0001-01-01" then)."""
     finished = container.attrs["State"].get("FinishedAt", "")
     stamp = finished if finished and not finished.startswith("0001") else container.attrs["Created"]
-    return datetime.fromisoformat(stamp[:19]).replace(tzinfo=UTC)  # whole seconds, always UTC ("Z")
+    return datetime.fromisoformat(stamp)  # Docker's nanoseconds, read to the microsecond; always UTC ("Z")
 
 
 def _remove(container) -> None:

@@ -48,7 +48,7 @@ fi
 # Three runs. On SQLite, every test that can share the machine, on one pytest worker per core and one
 # more (the deploy smoke, which goes first, keeps one waiting on Docker for minutes): the sandbox ones wait
 # for the image (tests/conftest.py), which is built by then, and the longest go first. Beside it, on one
-# more worker, the database tests on PostgreSQL (all but the slow browser and fault runs, the sandbox ones
+# more worker, the database tests on PostgreSQL (all but the browser tests, the slow fault runs, the sandbox ones
 # and the quiet ones) once the image is built. Then the `quiet` tests alone, on SQLite (the runs that
 # assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
 WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
@@ -58,7 +58,7 @@ if [ -n "$PG_URL" ]; then
   pg_log="$(mktemp)"
   (
     bash sandbox/images/build_cpu.sh >/dev/null 2>&1 || true  # waits for the background build; its log is below
-    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not quiet and not sandbox" "$@"
+    TEST_DATABASE_URL="$PG_URL" run_pytest -n 1 -p no:cacheprovider -m "django_db and not slow and not browser and not quiet and not sandbox" "$@"
   ) >"$pg_log" 2>&1 &
   pg_pid=$!
 else

@@ -82,12 +82,12 @@ def test_any_workers_long_stopped_sandbox_is_swept_but_not_one_that_just_stopped
     old = client.containers.run(IMAGE, ["true"], detach=True, network_mode="none", labels=gone)
     never_started = client.containers.create(IMAGE, ["true"], network_mode="none", labels=gone)
     old.wait(timeout=60)
-    time.sleep(7)
+    time.sleep(3)
     recent = client.containers.run(IMAGE, ["true"], detach=True, network_mode="none", labels=gone)
     recent.wait(timeout=60)
     try:
-        # Docker's stop times are read to the whole second: 5 s leaves a slow engine time to list and inspect
-        assert DockerBackend(IMAGE).sweep(stale_s=5) == 2
+        # old stopped more than 3 s ago and recent a moment ago: 2 s leaves a slow engine time to list and inspect
+        assert DockerBackend(IMAGE).sweep(stale_s=2) == 2
         for container in (old, never_started):
             with pytest.raises(docker.errors.NotFound):
                 container.reload()
