@@ -4,20 +4,19 @@ learner-facing content text says "(s)" where a plural belongs."""
 
 import re
 import string
-from pathlib import Path
 
 import pytest
 
 from content import names
-from content.reader import TOPIC_PREFIX, read_content
+from content.reader import TOPIC_PREFIX
+from tests.bank import fixtures_content
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 MATH_CALLS = {"diag", "max", "min", "mean", "sqrt", "abs"}  # f(s) in a formula is not a plural
 
 
 @pytest.fixture(scope="module")
 def content():
-    return read_content(FIXTURES)
+    return fixtures_content()
 
 
 def content_tags(content) -> set[str]:

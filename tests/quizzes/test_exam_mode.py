@@ -12,10 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from content.catalogue import card_questions_sync
-from content.reader import read_content
 from drills.models import Card, Deck
 from quizzes.models import Part, Question, Quiz
 from quizzes.services.attempts import attempt_start, attempt_submit
+from tests.bank import fixtures_content
 from tests.factories import instructor_make, user_make
 
 pytestmark = pytest.mark.django_db
@@ -91,9 +91,7 @@ def test_a_quiz_kept_private_until_it_closes_hides_its_questions_from_learners(e
 
 
 def test_learners_numbers_differ_on_at_least_thirty_numeric_or_symbolic_parts():
-    from pathlib import Path
-
-    content = read_content(Path(__file__).resolve().parents[2] / "fixtures")
+    content = fixtures_content()
     varied = [(q.slug, p.key) for q in content.questions for p in q.parts
               if p.spec.get("params") and p.kind in ("numeric", "symbolic")]
     assert len(varied) >= 30, varied
