@@ -60,15 +60,21 @@ def card_questions_sync() -> list[str]:
     """Mirror every graded card as a one-part question; returns the slugs that changed. The mirror of a card
     that lost its answer is deleted, or, when attempts answered it, kept untagged so no quiz draws it again."""
     changed, keep = [], set()
-    for card in Card.objects.exclude(answer=None).select_related("deck"):
+    cards = list(Card.objects.exclude(answer=None).select_related("deck"))
+    # the mirrors and their parts as they are, read at once (upsert would read them one query each)
+    mirrors = {q.slug: q for q in Question.objects.filter(slug__in=[card_question_slug(c) for c in cards])}
+    parts = {p.question_id: p for p in Part.objects.filter(question__in=mirrors.values(), key="answer")}
+    for card in cards:
         slug = card_question_slug(card)
         keep.add(slug)
         fields = {"group": CARD_GROUP, "title": card.front[:300], "tags": [*card.tags, f"deck:{card.deck.slug}"],
                   "source": card.source, "body": card.front, "explanation": card.back,
                   "corrections": card.corrections, "sources": card.sources}
-        mirror = upsert(Question, {"slug": slug}, fields)
+        mirror = upsert(Question, {"slug": slug}, fields, row=mirrors.get(slug))
         part_fields = {"order": 0, "kind": card.answer.get("kind", "symbolic"), "spec": card.answer, "prompt": ""}
-        if upsert(Part, {"question": mirror.row, "key": "answer"}, part_fields).changed or mirror.changed:
+        part = upsert(Part, {"question": mirror.row, "key": "answer"}, part_fields, row=parts.get(mirror.row.id))
+        mirrors[slug], parts[mirror.row.id] = mirror.row, part.row  # as upsert would find them next time
+        if part.changed or mirror.changed:
             changed.append(slug)
     stale = Question.objects.filter(group=CARD_GROUP).exclude(slug__in=keep)
     for question in stale:

@@ -104,11 +104,12 @@ def decks_load(decks: list[DeckData]) -> dict:
         deck = upsert(Deck, {"slug": d.slug}, {"title": d.title, "description": d.description,
                                                "source": d.source}).row
         keys = set()
+        existing = {card.key: card for card in deck.cards.all()}
         for order, c in enumerate(d.cards):
             keys.add(c.id)
             fields = {"order": order, "front": c.front, "back": c.back, "tags": list(c.tags), "source": c.source,
                       "answer": c.answer, "corrections": list(c.corrections), "sources": list(c.sources)}
-            written = upsert(Card, {"deck": deck, "key": c.id}, fields,
+            written = upsert(Card, {"deck": deck, "key": c.id}, fields, row=existing.get(c.id),
                              create={"guid": card_guid(deck_slug=deck.slug, key=c.id)})
             report[written.outcome] += 1
         for card in deck.cards.exclude(key__in=keys):

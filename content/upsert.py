@@ -19,12 +19,16 @@ class Upserted(NamedTuple):
         return self.outcome != "unchanged"
 
 
-def upsert(model: type[Model], lookup: dict, values: dict, *, row: Model | None = None,
+NOT_LOOKED_UP = object()  # upsert's default ``row``: it looks the row up itself
+
+
+def upsert(model: type[Model], lookup: dict, values: dict, *, row: Model | None | object = NOT_LOOKED_UP,
            create: dict | None = None) -> Upserted:
-    """The row of ``model`` found by ``lookup`` (or ``row``, when the caller has already found it) set to
-    ``values``: created from ``lookup``, ``values`` and ``create`` (fields only a new row gets) when there is
-    none, saved when one of ``values`` differs, left alone otherwise."""
-    if row is None:
+    """The row of ``model`` found by ``lookup`` set to ``values``: created from ``lookup``, ``values`` and
+    ``create`` (fields only a new row gets) when there is none, saved when one of ``values`` differs, left
+    alone otherwise. A caller that has already looked the row up passes it as ``row`` (None: there is none),
+    which saves a query per row: loaders that read all of a question's parts or a deck's cards at once."""
+    if row is NOT_LOOKED_UP:
         row = model.objects.filter(**lookup).first()
     if row is None:
         return Upserted(model.objects.create(**lookup, **values, **(create or {})), "created")
