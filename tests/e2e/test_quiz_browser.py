@@ -47,6 +47,14 @@ def all_saved(page) -> None:
     page.wait_for_function("() => document.getElementById('save-status').textContent === 'All answers saved'")
 
 
+# Each write into a live region (aria-live), by the id of the region written, from now on.
+LIVE_WRITES = """() => {
+  window.liveWrites = [];
+  const seen = new MutationObserver((records) => records.forEach((r) => window.liveWrites.push(r.target.id)));
+  document.querySelectorAll("[aria-live]").forEach((el) => seen.observe(el, {childList: true}));
+}"""
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.browser
 @pytest.mark.redis
@@ -73,7 +81,11 @@ def test_timed_quiz_answers_survive_a_reload_and_are_reviewed(web_server):
         page.fill(f"#input-{numeric.id}", "524.288 KB")
         page.wait_for_selector(f"#preview-{numeric.id} .katex")
         page.focus(f"#mf-{symbolic.id}")  # the MathLive editor, reached like any field
+        page.evaluate(LIVE_WRITES)
         page.keyboard.type("s(q-z)")
+        # the live regions say "unsaved" once, not once per key (a screen reader would hear each write)
+        writes = page.evaluate("window.liveWrites")
+        assert writes.count(f"state-{symbolic.id}") < len("s(q-z)") and writes.count("save-status") < len("s(q-z)"), writes
         page.wait_for_selector(f"#preview-{symbolic.id} .katex")  # "we read your answer as", rendered by KaTeX
         assert "We read your answer as" in page.inner_text(f"#preview-{symbolic.id}")
         all_saved(page)
