@@ -62,8 +62,8 @@ def card_questions_sync() -> list[str]:
     changed, keep = [], set()
     cards = list(Card.objects.exclude(answer=None).select_related("deck"))
     # the mirrors and their parts as they are, read at once (upsert would read them one query each)
-    mirrors = {q.slug: q for q in Question.objects.filter(slug__in=[card_question_slug(c) for c in cards])}
-    parts = {p.question_id: p for p in Part.objects.filter(question__in=mirrors.values(), key="answer")}
+    mirrors = {q.slug: q for q in Question.objects.filter(group=CARD_GROUP)}
+    parts = {p.question_id: p for p in Part.objects.filter(question__group=CARD_GROUP, key="answer")}
     for card in cards:
         slug = card_question_slug(card)
         keep.add(slug)
