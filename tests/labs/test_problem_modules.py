@@ -240,35 +240,66 @@ def test_kivi_check_survives_hostile_caches(slug):
         assert not result.passed and "packing" in result.message
 
 
-@pytest.mark.parametrize("slug", LABS)
-def test_the_sandbox_side_of_a_problem_module_carries_no_reference(slug, tmp_path):
-    """The harness imports the problem module beside the submission, from a folder without ``kernels``:
-    importing it and calling ``invoke`` on a case's inputs must need no kernel, so none can be borrowed
-    from it. Simulated here: inputs made outside, then the module imported where ``kernels`` fails."""
+@pytest.fixture(scope="module")
+def sandbox_side(tmp_path_factory) -> dict:
+    """Each lab's problem module imported, and ``invoke`` called on a case's inputs, as the harness does beside
+    the submission: in a process where ``kernels`` cannot be imported, forked for each lab from one that has
+    imported torch and the harness, as the harness forks its children (an interpreter each would import
+    torch six times). Per lab: the error, or the ``kernels`` modules loaded."""
+    import json
     import subprocess
     import sys
 
     from sandbox import harness
 
-    info = lab(slug)
-    solution = sorted((info["folder"] / "solutions/correct").glob("*.py"))[0]
-    (tmp_path / "inputs").write_bytes(harness.pack(info["problem"].make_inputs(info["cases"]["tests"][0], SEED)))
+    folder = tmp_path_factory.mktemp("sandbox-side")
+    jobs = {}
+    for slug in LABS:
+        info = lab(slug)
+        (folder / slug).write_bytes(harness.pack(info["problem"].make_inputs(info["cases"]["tests"][0], SEED)))
+        solution = sorted((info["folder"] / "solutions/correct").glob("*.py"))[0]
+        jobs[slug] = {"problem": info["meta"]["problem"], "solution": str(solution), "inputs": str(folder / slug)}
     code = f"""
-import importlib, importlib.util, pathlib, sys
+import importlib, importlib.util, json, os, pathlib, sys, traceback
 class NoKernels:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] == "kernels":
             raise ImportError("kernels are not in the sandbox")
 sys.meta_path.insert(0, NoKernels())
 sys.path.insert(0, {str(ROOT)!r})
+import torch
 from sandbox import harness
-problem = importlib.import_module({info["meta"]["problem"]!r})
-spec = importlib.util.spec_from_file_location("submission", {str(solution)!r})
-impl = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(impl)
-outputs = problem.invoke(impl, harness.unpack(bytearray(pathlib.Path({str(tmp_path / "inputs")!r}).read_bytes())))
-assert outputs and isinstance(outputs, dict)
-print(sorted(name for name in sys.modules if name.split(".")[0] == "kernels"))
+said = {{}}
+for slug, job in json.loads(sys.argv[1]).items():
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.close(read)
+        try:
+            problem = importlib.import_module(job["problem"])
+            spec = importlib.util.spec_from_file_location("submission", job["solution"])
+            impl = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(impl)
+            outputs = problem.invoke(impl, harness.unpack(bytearray(pathlib.Path(job["inputs"]).read_bytes())))
+            assert outputs and isinstance(outputs, dict), outputs
+            result = sorted(name for name in sys.modules if name.split(".")[0] == "kernels")
+        except BaseException:
+            result = traceback.format_exc()
+        os.write(write, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        said[slug] = json.loads(pipe.read() or b'"the child said nothing"')
+    os.wait()
+print(json.dumps(said))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(jobs)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("slug", LABS)
+def test_the_sandbox_side_of_a_problem_module_carries_no_reference(slug, sandbox_side):
+    """The harness imports the problem module beside the submission, from a folder without ``kernels``:
+    importing it and calling ``invoke`` on a case's inputs must need no kernel, so none can be borrowed
+    from it. Simulated here: inputs made outside, then the module imported where ``kernels`` fails."""
+    assert sandbox_side[slug] == [], sandbox_side[slug]
