@@ -43,6 +43,13 @@ def run_id() -> str:
     return os.environ.get("QUANTPREP_SANDBOX_RUN") or _THIS_PROCESS_RUN
 
 
+def worker_cpus() -> str | None:
+    """The cores this worker was pinned to (``taskset``), if it was: its sandboxes run there too, so a job
+    timed on them never shares a core with a neighbouring worker's."""
+    cpus = os.sched_getaffinity(0)
+    return ",".join(map(str, sorted(cpus))) if len(cpus) < (os.cpu_count() or 0) else None
+
+
 PYTHON = "/opt/venv/bin/python"
 CHILD_UIDS = "65533:65534"  # the reference's child, the submission's child
 STALE_S = 600  # a sandbox container stopped this long ago belongs to no live worker's job
@@ -129,7 +136,7 @@ class DockerBackend(WarmBackend):
                              "QUANTPREP_SANDBOX_UIDS": CHILD_UIDS},
                 log_config={"type": "none"},  # the default json-file driver stored a 322 MB flood on the host
                 device_requests=device_requests, stdin_open=True, tty=False,
-                cpu_shares=WARM_CPU_SHARES if warm else JOB_CPU_SHARES,
+                cpu_shares=WARM_CPU_SHARES if warm else JOB_CPU_SHARES, cpuset_cpus=worker_cpus(),
             )
         except (docker.errors.ImageNotFound, docker.errors.APIError, docker.errors.DockerException) as exc:
             raise SandboxUnavailable(f"docker cannot start the sandbox ({self.image}): {exc}") from exc

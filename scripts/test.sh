@@ -49,8 +49,10 @@ fi
 # more (the deploy smoke, which goes first, keeps one waiting on Docker for minutes): the sandbox ones wait
 # for the image (tests/conftest.py), which is built by then, and the longest go first. Beside it, on one
 # more worker, the database tests on PostgreSQL (all but the browser tests, the slow fault runs, the sandbox ones
-# and the quiet ones) once the image is built. Then the `quiet` tests alone, on SQLite (the runs that
-# assert a timing, and the sweeps of every worker's containers). Arguments go to every run.
+# and the quiet ones) once the image is built. Then the `quiet` tests on SQLite (the runs that assert a
+# timing, and the sweeps of every worker's containers), one pytest worker per core, each pinned to its
+# core with all it starts, its sandbox containers too: a timed run never shares its core. Arguments go to
+# every run.
 WORKERS="${TEST_WORKERS:-$(( $(nproc) + 1 ))}"
 run_pytest() { .venv/bin/pytest "$@" || [ $? -eq 5 ]; }  # 5: the arguments selected none of that run's tests
 pg_pid=""
@@ -76,4 +78,4 @@ fi
 image_built || { echo "ERROR: the sandbox image did not build (its log is above)." >&2; exit 1; }
 [ "$shared_rc" -eq 0 ] || exit "$shared_rc"
 [ "$pg_rc" -eq 0 ] || exit "$pg_rc"
-run_pytest -m quiet "$@"
+run_pytest -n "$(nproc)" --dist worksteal --core-per-worker -m quiet "$@"

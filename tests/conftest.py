@@ -3,6 +3,7 @@ processes sharing the test database (a SQLite file, or PostgreSQL with TEST_DATA
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -19,22 +20,32 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--core-per-worker", action="store_true",
+                     help="pin each xdist worker, and all it starts (servers, workers, browsers, sandbox "
+                          "containers), to a core of its own: make test's quiet run")
+
+
 def pytest_configure(config):
     """Under xdist the pytest processes keep every core busy: a second torch thread in one of them (or in a
     worker or server it starts) mostly spins at a barrier waiting for a core, which made the in-process lab
     tests five times slower. One thread each; the sandboxes set their own (limits.cpus)."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
         os.environ["OMP_NUM_THREADS"] = "1"
         import torch
 
         torch.set_num_threads(1)
+    if worker and config.getoption("core_per_worker"):
+        # inherited by every process it starts; the docker backend pins its containers to the same core
+        os.sched_setaffinity(0, {int(worker.removeprefix("gw")) % os.cpu_count()})
 
 
 def pytest_collection_modifyitems(items):
     """Every test that runs code in the Docker sandbox image is also ``sandbox``: it waits for the image
     (``sandbox_image_built``), which scripts/test.sh builds in the background. Those that time a run, or
-    sweep every worker's containers, are marked ``quiet`` where they are written, and run alone after the
-    parallel run. The deploy smoke builds what it needs itself."""
+    sweep every worker's containers, are marked ``quiet`` where they are written, and run after the parallel
+    run, each on a core of its own (``--core-per-worker``). The deploy smoke builds what it needs itself."""
     for item in items:
         if item.get_closest_marker("docker") and "tests/deploy/" not in item.nodeid:
             item.add_marker(pytest.mark.sandbox)
@@ -51,6 +62,20 @@ def sandbox_image_built():
     this waits for the build it started in the background (the script holds a lock)."""
     done = subprocess.run(["bash", str(ROOT / "sandbox" / "images" / "build_cpu.sh")], capture_output=True, text=True)
     assert done.returncode == 0, f"the sandbox image did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(autouse=True)
+def _engine_shared_or_alone(request, tmp_path_factory):
+    """The quiet run has a pytest worker per core: a test marked ``engine_alone`` (a sweep that removes any
+    worker's stopped containers) waits until no other quiet test runs, and they wait for it (a file lock that
+    every worker of the run sees)."""
+    if not request.node.get_closest_marker("quiet"):
+        yield
+        return
+    alone = request.node.get_closest_marker("engine_alone") is not None
+    with open(tmp_path_factory.getbasetemp().parent / "docker-engine.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,9 @@
 """Workers sharing one Docker engine (scaled worker containers, a gpu-worker beside a worker, two
 deployments on one host): a worker that starts sweeps the sandbox containers its earlier run left and any
 long stopped, never a sibling's job in flight nor its own pool's warm sandboxes; a worker that stops leaves
-none of its warm sandboxes, even those still starting. Real containers on the real engine (these tests run
-alone: make test's quiet part)."""
+none of its warm sandboxes, even those still starting. Real containers on the real engine, in make test's
+quiet run, where only timed tests run beside them (each on a core of its own), and none beside the one
+that sweeps any worker's stopped containers."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def test_a_restarted_worker_sweeps_its_last_runs_sandboxes_not_the_ones_its_pool
         remove_all(before, warming)
 
 
+@pytest.mark.engine_alone  # it removes whatever any test left stopped for 2 s
 def test_any_workers_long_stopped_sandbox_is_swept_but_not_one_that_just_stopped(monkeypatch):
     """A worker container that is recreated comes back under a new name and never sweeps its own: the
     next worker to start removes what stopped long ago, whoever started it."""
