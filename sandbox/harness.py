@@ -802,6 +802,8 @@ def main() -> None:
     parent = Parent(sys.stdin.buffer)
     parent.read_job()
     parent.run()
+    sys.stderr.flush()
+    os._exit(0)  # the result is out: tearing down an interpreter with torch in it took 0.4 s of the learner's wait
 
 
 if __name__ == "__main__":
